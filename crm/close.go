@@ -1,0 +1,69 @@
+package crm
+
+import (
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"dialhook/mapping"
+)
+
+type closeAdapter struct {
+	cfg Config
+	key []byte // hex-decoded signature key
+}
+
+func (a *closeAdapter) Kind() string { return "close" }
+
+func (a *closeAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
+
+func (a *closeAdapter) Preset() map[string]any {
+	return map[string]any{
+		"destination": []any{"event.data.phones.0.phone", "event.data.contacts.0.phones.0.phone"},
+		"owner":       []any{"event.data.user_id", "event.user_id"},
+	}
+}
+
+// Authenticate verifies close-sig-hash = hex(HMAC-SHA256(key, timestamp +
+// body)) and that close-sig-timestamp (seconds) is within the clock skew.
+func (a *closeAdapter) Authenticate(r *Request) error {
+	if a.key == nil && a.cfg.AllowUnauthenticated {
+		return nil
+	}
+	sig, ts := r.Header.Get("close-sig-hash"), r.Header.Get("close-sig-timestamp")
+	if sig == "" || ts == "" {
+		return authErr("missing header")
+	}
+	sec, err := parseUnix(ts)
+	if err != nil {
+		return authErr("bad timestamp")
+	}
+	if err := checkTimestamp(time.Unix(sec, 0), r.Now, a.cfg.ClockSkew); err != nil {
+		return err
+	}
+	want := hex.EncodeToString(hmacSHA256(a.key, []byte(ts), r.Body))
+	if !equalConst(strings.ToLower(strings.TrimSpace(sig)), want) {
+		return authErr("bad signature")
+	}
+	return nil
+}
+
+func (a *closeAdapter) Parse(r *Request) (*Batch, error) {
+	if !jsonObject(r.Body) {
+		return nil, malformed("body must be a JSON object")
+	}
+	event := gjson.GetBytes(r.Body, "event")
+	if !event.IsObject() {
+		return nil, malformed("missing event object")
+	}
+	ev := newEvent(&a.cfg, r, r.Body, hashHex(r.Body))
+	if ev.DedupKey = str(event.Get("id")); ev.DedupKey == "" {
+		return nil, malformed("event has no id")
+	}
+	ev.ObjectType = str(event.Get("object_type"))
+	ev.RecordID = firstStr([]byte(event.Raw), "object_id", "lead_id")
+	ev.Action = str(event.Get("action"))
+	return &Batch{Events: []mapping.Event{ev}}, nil
+}

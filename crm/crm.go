@@ -1,0 +1,251 @@
+// Package crm authenticates and parses the outbound webhooks that CRMs send
+// (Salesforce, HubSpot, Pipedrive, Zoho, Dynamics 365, Close, Standard
+// Webhooks, and a generic JSON shape) and turns them into mapping.Events.
+//
+// It is pure: no Echo, no Redis, no network. The HTTP handler reads the raw
+// body once under a size limit, builds a Request, calls Authenticate and only
+// then Parse, and answers in the sender's Dialect. Deduplication is the
+// store's job: Parse reports the native dedup key of every event, duplicates
+// included.
+package crm
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"dialhook/mapping"
+)
+
+// Request is what the HTTP handler saw, independent of the web framework.
+type Request struct {
+	Method string
+	URL    *url.URL // as received by the server: Path, RawQuery (URL.Host usually empty)
+	Host   string   // Host header as received
+	TLS    bool     // whether the server saw TLS
+	Header http.Header
+	Body   []byte // raw body, read once under the size limit
+	Now    time.Time
+}
+
+// BasicAuth holds HTTP Basic credentials (Pipedrive).
+type BasicAuth struct {
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+}
+
+// Config configures one source (one /webhooks/{name} endpoint).
+type Config struct {
+	Name, Kind string
+	// Secret is the hubspot client secret; the zoho/generic shared token; the
+	// dynamics WebhookKey (?code=); the close signature key (hex); the
+	// standard whsec_ secret.
+	Secret    string
+	OrgIDs    []string   // salesforce
+	BasicAuth *BasicAuth // pipedrive
+	// AuthHeaders and AuthQuery are the dynamics HttpHeader and
+	// HttpQueryString options.
+	AuthHeaders, AuthQuery map[string]string
+	PublicBaseURL          string        // e.g. https://abc.ngrok-free.app (hubspot URI rebuild)
+	TrustProxy             bool          // trust X-Forwarded-Proto / X-Forwarded-Host
+	ClockSkew              time.Duration // replay tolerance, default 5m when zero
+	// AllowUnauthenticated lets a kind that normally authenticates run without
+	// a credential. A credential that is configured is still checked.
+	AllowUnauthenticated bool
+}
+
+// DefaultClockSkew is the replay tolerance when Config.ClockSkew is zero.
+const DefaultClockSkew = 5 * time.Minute
+
+// Kinds lists the adapter kinds New accepts.
+var Kinds = []string{"generic", "salesforce", "hubspot", "pipedrive", "zoho", "dynamics", "close", "standard"}
+
+// Adapter authenticates and parses one kind of CRM webhook.
+type Adapter interface {
+	Kind() string
+	// Preset returns the kind's preset mapping rules (a fresh map each call).
+	Preset() map[string]any
+	// Authenticate returns nil or an error matching ErrUnauthenticated
+	// (a *AuthError). Salesforce may also return ErrMalformed.
+	Authenticate(r *Request) error
+	// Parse must only be called after Authenticate succeeded. It returns an
+	// error matching ErrMalformed (400) or ErrUnprocessable (422).
+	Parse(r *Request) (*Batch, error)
+	Dialect() Dialect
+}
+
+// Batch is what one request carries.
+type Batch struct {
+	Events []mapping.Event
+	// Ignored, when non-empty, says why the request is acknowledged without
+	// dialing anything (e.g. "pipedrive delete event").
+	Ignored string
+}
+
+// Dialect tells the handler how the sender expects to be answered.
+type Dialect struct {
+	SOAP bool // salesforce: answer with a SOAP Ack or Fault
+	// RejectStatus is the HTTP status for a mapping rejection: 422 where the
+	// sender shows or stops on 4xx (generic, standard), 200 for CRMs that
+	// would otherwise retry or hide it.
+	RejectStatus int
+}
+
+// New returns the adapter for cfg.Kind, or every configuration problem at once.
+func New(cfg Config) (Adapter, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("source %q: "+format, append([]any{cfg.Name}, args...)...))
+	}
+	if cfg.Name == "" {
+		bad("name is required")
+	}
+	if cfg.ClockSkew < 0 {
+		bad("clock_skew must not be negative")
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
+	}
+	if cfg.PublicBaseURL != "" {
+		u, err := url.Parse(cfg.PublicBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("public_base_url must be an http(s) URL without query, like https://abc.ngrok-free.app")
+		}
+	}
+	need := !cfg.AllowUnauthenticated
+	var a Adapter
+	switch cfg.Kind {
+	case "generic":
+		a = &genericAdapter{cfg: cfg}
+	case "salesforce":
+		if len(cfg.OrgIDs) == 0 && need {
+			bad("kind salesforce needs org_ids (your 15 or 18 character Salesforce organization ids)")
+		}
+		for _, id := range cfg.OrgIDs {
+			if !validOrgID(id) {
+				bad("kind salesforce: org_ids entry %q is not a 15 or 18 character alphanumeric id", id)
+			}
+		}
+		a = &salesforceAdapter{cfg: cfg}
+	case "hubspot":
+		if cfg.Secret == "" && need {
+			bad("kind hubspot needs secret (the app's client secret)")
+		}
+		a = &hubspotAdapter{cfg: cfg}
+	case "pipedrive":
+		if cfg.BasicAuth == nil && need {
+			bad("kind pipedrive needs basic_auth (the user and password set on the Pipedrive webhook)")
+		}
+		if cfg.BasicAuth != nil && (cfg.BasicAuth.User == "" || cfg.BasicAuth.Password == "") {
+			bad("kind pipedrive: basic_auth needs both user and password")
+		}
+		a = &pipedriveAdapter{cfg: cfg}
+	case "zoho":
+		if cfg.Secret == "" && need {
+			bad("kind zoho needs secret (the shared token sent as X-Dialhook-Token or the token parameter)")
+		}
+		a = &zohoAdapter{cfg: cfg}
+	case "dynamics":
+		if cfg.Secret == "" && len(cfg.AuthHeaders) == 0 && len(cfg.AuthQuery) == 0 && need {
+			bad("kind dynamics needs secret (the WebhookKey sent as ?code=), auth_headers or auth_query")
+		}
+		for k, v := range cfg.AuthHeaders {
+			if k == "" || v == "" {
+				bad("kind dynamics: auth_headers entry %q needs a name and a value", k)
+			}
+		}
+		for k, v := range cfg.AuthQuery {
+			if k == "" || v == "" {
+				bad("kind dynamics: auth_query entry %q needs a name and a value", k)
+			}
+		}
+		a = &dynamicsAdapter{cfg: cfg}
+	case "close":
+		var key []byte
+		switch {
+		case cfg.Secret == "":
+			if need {
+				bad("kind close needs secret (the webhook subscription's signature_key, hex)")
+			}
+		default:
+			var err error
+			if key, err = decodeHex(cfg.Secret); err != nil || len(key) == 0 {
+				bad("kind close: secret must be the hex signature_key Close returned")
+			}
+		}
+		a = &closeAdapter{cfg: cfg, key: key}
+	case "standard":
+		var key []byte
+		switch {
+		case cfg.Secret == "":
+			if need {
+				bad("kind standard needs secret (whsec_ followed by base64)")
+			}
+		default:
+			var err error
+			if key, err = decodeWhsec(cfg.Secret); err != nil {
+				bad("kind standard: secret must be whsec_ followed by base64")
+			}
+		}
+		a = &standardAdapter{cfg: cfg, key: key}
+	default:
+		bad("unknown kind %q (known kinds: %s)", cfg.Kind, strings.Join(Kinds, ", "))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return a, nil
+}
+
+func validOrgID(id string) bool {
+	if len(id) != 15 && len(id) != 18 {
+		return false
+	}
+	return !slices.ContainsFunc([]byte(id), func(c byte) bool { return !isAlnum(c) })
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// identityPreset maps fields named like the AgentCall parameters.
+func identityPreset() map[string]any {
+	return map[string]any{
+		"callerid":    "callerid",
+		"agent":       "agent",
+		"phone":       "phone",
+		"tech":        "tech",
+		"context":     "context",
+		"outqueue":    "outqueue",
+		"destination": "destination",
+		"id":          "event_id",
+		"owner":       "owner",
+	}
+}
+
+// newEvent fills the fields every event shares.
+func newEvent(cfg *Config, r *Request, record []byte, bodyHash string) mapping.Event {
+	return mapping.Event{
+		Source:     cfg.Name,
+		Kind:       cfg.Kind,
+		BodyHash:   bodyHash,
+		Record:     record,
+		ReceivedAt: r.Now,
+	}
+}
+
+// Interface guards.
+var (
+	_ Adapter = (*genericAdapter)(nil)
+	_ Adapter = (*salesforceAdapter)(nil)
+	_ Adapter = (*hubspotAdapter)(nil)
+	_ Adapter = (*pipedriveAdapter)(nil)
+	_ Adapter = (*zohoAdapter)(nil)
+	_ Adapter = (*dynamicsAdapter)(nil)
+	_ Adapter = (*closeAdapter)(nil)
+	_ Adapter = (*standardAdapter)(nil)
+)

@@ -1,0 +1,34 @@
+package crm
+
+import "testing"
+
+func TestGenericAuthenticate(t *testing.T) {
+	body := sample(t, "generic-call.json")
+	open := mustNew(t, Config{Name: "g", Kind: "generic"})
+	tok := mustNew(t, Config{Name: "g", Kind: "generic", Secret: "gen-token-3456"})
+	runAuth(t, open, []authCase{{"no secret configured", post("/", body), nil, ""}})
+	runAuth(t, tok, []authCase{
+		{"header", post("/", body, "X-Dialhook-Token", "gen-token-3456"), nil, ""},
+		{"query", post("/?token=gen-token-3456", body), nil, ""},
+		{"wrong", post("/", body, "X-Dialhook-Token", "gen-token-3457"), ErrUnauthenticated, "bad token"},
+		{"missing", post("/", body), ErrUnauthenticated, "missing token"},
+	}, "gen-token-3456")
+}
+
+func TestGenericParse(t *testing.T) {
+	a := mustNew(t, Config{Name: "g", Kind: "generic"})
+	body := sample(t, "generic-call.json")
+	ev := one(t, mustParse(t, a, post("/", body, "Idempotency-Key", "idem-1")))
+	wantEvent(t, ev, "idem-1", "", "", "")
+	if string(ev.Record) != string(body) || ev.BodyHash != hashHex(body) || ev.Source != "g" {
+		t.Error("record, hash or source wrong")
+	}
+	ev = one(t, mustParse(t, a, post("/", body)))
+	if ev.DedupKey != "" {
+		t.Errorf("dedup %q without Idempotency-Key", ev.DedupKey)
+	}
+	for _, b := range []string{`[{"a":1}]`, `"x"`, `{"a":`, ``} {
+		_, err := a.Parse(post("/", []byte(b)))
+		checkErr(t, err, ErrMalformed)
+	}
+}

@@ -1,0 +1,220 @@
+package crm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"dialhook/mapping"
+)
+
+// hubspotMaxEvents bounds a subscription batch (HubSpot sends under 100).
+const hubspotMaxEvents = 1000
+
+type hubspotAdapter struct{ cfg Config }
+
+func (a *hubspotAdapter) Kind() string { return "hubspot" }
+
+// Dialect: HubSpot workflows do not retry 4xx and subscriptions retry every
+// 4xx; neither helps with a mapping rejection, so it is answered 200.
+func (a *hubspotAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
+
+func (a *hubspotAdapter) Preset() map[string]any {
+	return map[string]any{
+		"destination": []any{"properties.mobilephone.value", "properties.phone.value"},
+		"owner":       "properties.hubspot_owner_id.value",
+		"id":          map[string]any{"template": "{{$record_id}}:{{$body_hash}}"},
+	}
+}
+
+// Authenticate verifies X-HubSpot-Signature-v3 when present, else the v2 or
+// v1 X-HubSpot-Signature. Only v3 signs a timestamp; v1/v2 cannot detect a
+// replay.
+func (a *hubspotAdapter) Authenticate(r *Request) error {
+	if a.cfg.Secret == "" && a.cfg.AllowUnauthenticated {
+		return nil
+	}
+	if sig := r.Header.Get("X-HubSpot-Signature-v3"); sig != "" {
+		ts := r.Header.Get("X-HubSpot-Request-Timestamp")
+		if ts == "" {
+			return authErr("missing header")
+		}
+		ms, err := parseUnix(ts)
+		if err != nil {
+			return authErr("bad timestamp")
+		}
+		if err := checkTimestamp(time.UnixMilli(ms), r.Now, a.cfg.ClockSkew); err != nil {
+			return err
+		}
+		want := hubspotV3(a.cfg.Secret, r.Method, a.signedURI(r), r.Body, ts)
+		if !equalConst(strings.TrimSpace(sig), want) {
+			return authErr("bad signature")
+		}
+		return nil
+	}
+	sig := strings.ToLower(strings.TrimSpace(r.Header.Get("X-HubSpot-Signature")))
+	if sig == "" {
+		return authErr("missing header")
+	}
+	var ok bool
+	switch v := strings.ToLower(r.Header.Get("X-HubSpot-Signature-Version")); v {
+	case "v1":
+		ok = equalConst(sig, hubspotV1(a.cfg.Secret, r.Body))
+	case "v2":
+		ok = equalConst(sig, hubspotV2(a.cfg.Secret, r.Method, a.signedURI(r), r.Body))
+	case "":
+		// Version header lost: either version proves the same secret.
+		ok1 := equalConst(sig, hubspotV1(a.cfg.Secret, r.Body))
+		ok2 := equalConst(sig, hubspotV2(a.cfg.Secret, r.Method, a.signedURI(r), r.Body))
+		ok = ok1 || ok2
+	default:
+		return authErr("unsupported signature version")
+	}
+	if !ok {
+		return authErr("bad signature")
+	}
+	return nil
+}
+
+func hubspotV1(secret string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(secret))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func hubspotV2(secret, method, uri string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(secret))
+	h.Write([]byte(method))
+	h.Write([]byte(uri))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func hubspotV3(secret, method, uri string, body []byte, ts string) string {
+	mac := hmacSHA256([]byte(secret), []byte(method), []byte(hubspotDecodeURI(uri)), body, []byte(ts))
+	return base64.StdEncoding.EncodeToString(mac)
+}
+
+// hubspotV3Escapes are the only escapes HubSpot decodes before signing v3.
+var hubspotV3Escapes = strings.NewReplacer(
+	"%3A", ":", "%2F", "/", "%3F", "?", "%40", "@", "%21", "!", "%24", "$",
+	"%27", "'", "%28", "(", "%29", ")", "%2A", "*", "%2C", ",", "%3B", ";",
+	"%3a", ":", "%2f", "/", "%3f", "?", "%2a", "*", "%2c", ",", "%3b", ";",
+)
+
+func hubspotDecodeURI(uri string) string {
+	if !strings.Contains(uri, "%") {
+		return uri
+	}
+	return hubspotV3Escapes.Replace(uri)
+}
+
+// signedURI rebuilds the URL HubSpot called: from the configured public base
+// URL, else from trusted X-Forwarded-* headers, else from what the server saw.
+// A proxy or ngrok in front changes scheme and host, and HubSpot signs the
+// public URL, so trusting Host blindly would fail every signature.
+func (a *hubspotAdapter) signedURI(r *Request) string {
+	var path, query string
+	if r.URL != nil {
+		path, query = r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	var base string
+	switch {
+	case a.cfg.PublicBaseURL != "":
+		if u, err := url.Parse(a.cfg.PublicBaseURL); err == nil {
+			base = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
+		}
+	default:
+		scheme, host := "http", r.Host
+		if r.TLS {
+			scheme = "https"
+		}
+		if host == "" && r.URL != nil {
+			host = r.URL.Host
+		}
+		if a.cfg.TrustProxy {
+			if p := firstCSV(r.Header.Get("X-Forwarded-Proto")); p != "" {
+				scheme = strings.ToLower(p)
+			}
+			if h := firstCSV(r.Header.Get("X-Forwarded-Host")); h != "" {
+				host = h
+			}
+		}
+		base = scheme + "://" + host
+	}
+	uri := base + path
+	if query != "" {
+		uri += "?" + query
+	}
+	return uri
+}
+
+func firstCSV(s string) string {
+	s, _, _ = strings.Cut(s, ",")
+	return strings.TrimSpace(s)
+}
+
+// Parse accepts a workflow webhook (one object) or a subscription batch (an
+// array of events).
+func (a *hubspotAdapter) Parse(r *Request) (*Batch, error) {
+	body := bytes.TrimLeft(r.Body, " \t\r\n")
+	if len(body) == 0 || !json.Valid(body) {
+		return nil, malformed("body must be a JSON object or array")
+	}
+	switch body[0] {
+	case '{':
+		return a.parseWorkflow(r), nil
+	case '[':
+		return a.parseSubscriptions(r, body)
+	}
+	return nil, malformed("body must be a JSON object or array")
+}
+
+func (a *hubspotAdapter) parseWorkflow(r *Request) *Batch {
+	ev := newEvent(&a.cfg, r, r.Body, hashHex(r.Body))
+	if gjson.GetBytes(r.Body, "is-contact").Bool() {
+		ev.ObjectType = "contact"
+	}
+	ev.RecordID = firstStr(r.Body, "vid", "properties.hs_object_id.value", "objectId", "id")
+	return &Batch{Events: []mapping.Event{ev}}
+}
+
+func (a *hubspotAdapter) parseSubscriptions(r *Request, body []byte) (*Batch, error) {
+	elems := gjson.ParseBytes(body).Array()
+	if len(elems) == 0 {
+		return nil, malformed("empty event array")
+	}
+	if len(elems) > hubspotMaxEvents {
+		return nil, malformed(fmt.Sprintf("more than %d events", hubspotMaxEvents))
+	}
+	b := &Batch{Events: make([]mapping.Event, 0, len(elems))}
+	for i, e := range elems {
+		if !e.IsObject() {
+			return nil, malformed(fmt.Sprintf("event %d is not an object", i))
+		}
+		raw := []byte(e.Raw)
+		eventID := str(e.Get("eventId"))
+		if eventID == "" {
+			return nil, malformed(fmt.Sprintf("event %d has no eventId", i))
+		}
+		ev := newEvent(&a.cfg, r, raw, hashHex(raw))
+		ev.DedupKey = strings.Join([]string{
+			str(e.Get("portalId")), str(e.Get("subscriptionId")), eventID, str(e.Get("occurredAt")),
+		}, ":")
+		typ, action, _ := strings.Cut(str(e.Get("subscriptionType")), ".")
+		ev.ObjectType, ev.Action = typ, action
+		ev.RecordID = str(e.Get("objectId"))
+		b.Events = append(b.Events, ev)
+	}
+	return b, nil
+}

@@ -1,0 +1,186 @@
+package crm
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const hsSecret = "hs-client-secret-1234"
+
+// Vectors computed independently with python3 hmac/hashlib over the
+// testdata bodies, secret hsSecret, method POST, timestamp hsTS.
+const (
+	hsTS = "1795608000000" // testNow in ms
+	// https://abc.ngrok-free.app/webhooks/hubspot?a=b:c&x=/ (v3 decodes %3A %2F)
+	hsV3NgrokQuery = "9gkwtmeFHrUNOciSNkKn1BTy9dKYOGYVbbaS9A7966o="
+	// http://localhost:8080/webhooks/hubspot
+	hsV3Local = "DBJ3ykk4l3+UizwEt7363er8Eohy8UjF4SepkrHI/Xs="
+	// https://abc.ngrok-free.app/webhooks/hubspot, subscription batch
+	hsV3BatchNgrok = "+g++4Z09/lZ18jdqTTiV+bILVNM4S6fZE/KPkwKJYsc="
+	// https://abc.ngrok-free.app/webhooks/hubspot?a=b%3Ac&x=%2F (v2 signs the URI as sent)
+	hsV2NgrokQuery = "57300f7296bd32fa676f836cee57a310ca96e4319d4c114fb6fb149361bcf6b3"
+	hsV2Local      = "3634e73401cfa085ee3c9b2c6dc73c15d79eb8805a72e4ef2bd0f81027f8aa80"
+	hsV1Batch      = "63f454c566a2fbd88d4b56c92d759840cac9ca6433437498cfd8dd8574f9f301"
+)
+
+// testV3 is a separate, straightforward v3 signer for timestamps other than
+// hsTS.
+func testV3(uri string, body []byte, ts string) string {
+	for _, e := range []string{"%3A:", "%2F/", "%3F?", "%40@", "%21!", "%24$", "%27'", "%28(", "%29)", "%2A*", "%2C,", "%3B;"} {
+		uri = strings.ReplaceAll(uri, e[:3], e[3:])
+	}
+	m := hmac.New(sha256.New, []byte(hsSecret))
+	m.Write([]byte("POST" + uri + string(body) + ts))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func TestHubSpotAuthenticate(t *testing.T) {
+	contact := sample(t, "hubspot-workflow-contact.json")
+	batch := sample(t, "hubspot-subscription-batch.json")
+	ngrok := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, PublicBaseURL: "https://abc.ngrok-free.app/"})
+	local := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret})
+	proxy := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, TrustProxy: true})
+	const q = "/webhooks/hubspot?a=b%3Ac&x=%2F"
+	v3 := func(target string, body []byte, sig, ts string, extra ...string) *Request {
+		return post(target, body, append([]string{"X-HubSpot-Signature-v3", sig, "X-HubSpot-Request-Timestamp", ts}, extra...)...)
+	}
+	v2 := func(target string, body []byte, sig string) *Request {
+		return post(target, body, "X-HubSpot-Signature", sig, "X-HubSpot-Signature-Version", "v2")
+	}
+	skew := 5 * time.Minute
+	stale := strconv.FormatInt(testNow.Add(-skew-time.Millisecond).UnixMilli(), 10)
+	future := strconv.FormatInt(testNow.Add(skew+time.Millisecond).UnixMilli(), 10)
+	edge := strconv.FormatInt(testNow.Add(-skew).UnixMilli(), 10)
+	ngrokURL := "https://abc.ngrok-free.app/webhooks/hubspot"
+	secrets := []string{hsSecret, hsV3NgrokQuery, hsV3Local, hsV2NgrokQuery, hsV2Local, hsV1Batch}
+
+	runAuth(t, ngrok, []authCase{
+		{"v3 ngrok with escaped query", v3(q, contact, hsV3NgrokQuery, hsTS), nil, ""},
+		{"v3 batch", v3("/webhooks/hubspot", batch, hsV3BatchNgrok, hsTS), nil, ""},
+		{"v3 at the skew edge", v3("/webhooks/hubspot", contact, testV3(ngrokURL, contact, edge), edge), nil, ""},
+		{"v3 stale", v3("/webhooks/hubspot", contact, testV3(ngrokURL, contact, stale), stale), ErrUnauthenticated, "stale timestamp"},
+		{"v3 future", v3("/webhooks/hubspot", contact, testV3(ngrokURL, contact, future), future), ErrUnauthenticated, "timestamp in the future"},
+		{"v3 timestamp in seconds", v3("/webhooks/hubspot", contact, testV3(ngrokURL, contact, "1795608000"), "1795608000"), ErrUnauthenticated, "stale timestamp"},
+		{"v3 float timestamp", v3("/webhooks/hubspot", contact, hsV3NgrokQuery, "1.795608e12"), ErrUnauthenticated, "bad timestamp"},
+		{"v3 missing timestamp", post(q, contact, "X-HubSpot-Signature-v3", hsV3NgrokQuery), ErrUnauthenticated, "missing header"},
+		{"v3 other query", v3("/webhooks/hubspot?a=b%3Ac&x=%2Fy", contact, hsV3NgrokQuery, hsTS), ErrUnauthenticated, "bad signature"},
+		{"v3 tampered body", v3(q, append([]byte(" "), contact...), hsV3NgrokQuery, hsTS), ErrUnauthenticated, "bad signature"},
+		{"v3 other method", func() *Request { r := v3(q, contact, hsV3NgrokQuery, hsTS); r.Method = "PUT"; return r }(), ErrUnauthenticated, "bad signature"},
+		{"v2 ngrok with escaped query", v2(q, contact, hsV2NgrokQuery), nil, ""},
+		{"v2 upper-case hex", v2(q, contact, strings.ToUpper(hsV2NgrokQuery)), nil, ""},
+		{"v2 local URI behind ngrok", v2("/webhooks/hubspot", contact, hsV2Local), ErrUnauthenticated, "bad signature"},
+		{"v1 batch", post("/webhooks/hubspot", batch, "X-HubSpot-Signature", hsV1Batch, "X-HubSpot-Signature-Version", "v1"), nil, ""},
+		{"v1 without version header", post("/webhooks/hubspot", batch, "X-HubSpot-Signature", hsV1Batch), nil, ""},
+		{"v1 signature claimed as v2", post("/webhooks/hubspot", batch, "X-HubSpot-Signature", hsV1Batch, "X-HubSpot-Signature-Version", "v2"), ErrUnauthenticated, "bad signature"},
+		{"unknown version", post("/webhooks/hubspot", batch, "X-HubSpot-Signature", hsV1Batch, "X-HubSpot-Signature-Version", "v9"), ErrUnauthenticated, "unsupported signature version"},
+		{"no signature", post("/webhooks/hubspot", contact), ErrUnauthenticated, "missing header"},
+	}, secrets...)
+
+	runAuth(t, local, []authCase{
+		{"v3 local", v3("/webhooks/hubspot", contact, hsV3Local, hsTS), nil, ""},
+		{"v2 local", v2("/webhooks/hubspot", contact, hsV2Local), nil, ""},
+		{"v3 ngrok signature without public_base_url", v3(q, contact, hsV3NgrokQuery, hsTS), ErrUnauthenticated, "bad signature"},
+		{"forwarded headers not trusted", v3(q, contact, hsV3NgrokQuery, hsTS, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "abc.ngrok-free.app"), ErrUnauthenticated, "bad signature"},
+	}, secrets...)
+
+	tlsReq := v3("/webhooks/hubspot?a=b%3Ac&x=%2F", contact, hsV3NgrokQuery, hsTS)
+	tlsReq.TLS, tlsReq.Host = true, "abc.ngrok-free.app"
+	runAuth(t, proxy, []authCase{
+		{"trusted forwarded headers", v3(q, contact, hsV3NgrokQuery, hsTS, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "abc.ngrok-free.app"), nil, ""},
+		{"first forwarded value", v3(q, contact, hsV3NgrokQuery, hsTS, "X-Forwarded-Proto", "https, http", "X-Forwarded-Host", "abc.ngrok-free.app, proxy.internal"), nil, ""},
+		{"TLS and Host when no forwarded headers", tlsReq, nil, ""},
+	}, secrets...)
+}
+
+func TestHubSpotSignedURI(t *testing.T) {
+	a := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, PublicBaseURL: "https://abc.ngrok-free.app/prefix/"}).(*hubspotAdapter)
+	r := post("/webhooks/hs?a=b%3Ac&x=%2F", nil)
+	if got, want := a.signedURI(r), "https://abc.ngrok-free.app/prefix/webhooks/hs?a=b%3Ac&x=%2F"; got != want {
+		t.Errorf("signedURI = %q, want %q", got, want)
+	}
+	if got, want := hubspotDecodeURI("https://h/p%2fq?a=%3A%3a%20%40%21%24%27%28%29%2A%2C%3B%3F"), "https://h/p/q?a=::%20@!$'()*,;?"; got != want {
+		t.Errorf("decode = %q, want %q", got, want)
+	}
+}
+
+func TestHubSpotParse(t *testing.T) {
+	a := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, PublicBaseURL: "https://abc.ngrok-free.app"})
+	contact := sample(t, "hubspot-workflow-contact.json")
+	batch := sample(t, "hubspot-subscription-batch.json")
+
+	t.Run("workflow contact", func(t *testing.T) {
+		r := post("/webhooks/hubspot?a=b%3Ac&x=%2F", contact, "X-HubSpot-Signature-v3", hsV3NgrokQuery, "X-HubSpot-Request-Timestamp", hsTS)
+		ev := one(t, mustParse(t, a, r))
+		wantEvent(t, ev, "", "contact", "4051", "")
+		if string(ev.Record) != string(contact) || ev.BodyHash != hashHex(contact) {
+			t.Error("record or hash is not the body")
+		}
+	})
+
+	t.Run("subscription batch", func(t *testing.T) {
+		r := post("/webhooks/hubspot", batch, "X-HubSpot-Signature-v3", hsV3BatchNgrok, "X-HubSpot-Request-Timestamp", hsTS)
+		b := mustParse(t, a, r)
+		if len(b.Events) != 2 {
+			t.Fatalf("got %d events", len(b.Events))
+		}
+		wantEvent(t, b.Events[0], "62515:25:3816279340:1732540200000", "contact", "4051", "propertyChange")
+		wantEvent(t, b.Events[1], "62515:25:3816279341:1732540201000", "contact", "4052", "propertyChange")
+		if field(t, b.Events[1], "propertyValue") != `"CALL_NOW"` || b.Events[0].BodyHash == b.Events[1].BodyHash {
+			t.Error("element record or hash wrong")
+		}
+	})
+
+	t.Run("duplicate inside batch and redelivery", func(t *testing.T) {
+		el := `{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":4,"subscriptionType":"deal.creation","objectId":9,"attemptNumber":0}`
+		redelivered := strings.Replace(el, `"attemptNumber":0`, `"attemptNumber":1`, 1)
+		b, err := a.Parse(post("/", []byte("["+el+","+el+","+redelivered+"]")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Events) != 3 {
+			t.Fatalf("got %d events", len(b.Events))
+		}
+		for _, ev := range b.Events {
+			wantEvent(t, ev, "3:2:1:4", "deal", "9", "creation")
+		}
+	})
+
+	for _, c := range []struct{ name, body string }{
+		{"empty array", "[]"},
+		{"not JSON", "vid=1"},
+		{"truncated", string(contact[:40])},
+		{"array of strings", `["a"]`},
+		{"event without eventId", `[{"subscriptionId":1}]`},
+		{"scalar", `42`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := a.Parse(post("/", []byte(c.body)))
+			checkErr(t, err, ErrMalformed)
+		})
+	}
+}
+
+func FuzzHubSpot(f *testing.F) {
+	f.Add(sample(f, "hubspot-workflow-contact.json"))
+	f.Add(sample(f, "hubspot-subscription-batch.json"))
+	f.Add([]byte(`[{"eventId":"x"}]`))
+	a := mustNew(f, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := post("/webhooks/hubspot", body, "X-HubSpot-Signature", "00", "X-HubSpot-Signature-Version", "v1")
+		if a.Authenticate(r) == nil {
+			t.Fatal("accepted a bad signature")
+		}
+		b, err := a.Parse(r)
+		if err != nil {
+			return
+		}
+		if len(b.Events) == 0 || len(b.Events) > hubspotMaxEvents {
+			t.Fatalf("%d events", len(b.Events))
+		}
+	})
+}

@@ -1,0 +1,145 @@
+package crm
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+func hashHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func hmacSHA256(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+// equalConst compares two strings in time independent of where they differ.
+func equalConst(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func decodeHex(s string) ([]byte, error) { return hex.DecodeString(strings.TrimSpace(s)) }
+
+// decodeWhsec decodes a Standard Webhooks secret: "whsec_" + base64.
+func decodeWhsec(s string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return nil, errors.New("missing whsec_ prefix")
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) == 0 {
+		return nil, errors.New("empty key")
+	}
+	return key, nil
+}
+
+// checkTimestamp accepts ts within skew of now, both ways.
+func checkTimestamp(ts, now time.Time, skew time.Duration) error {
+	switch d := now.Sub(ts); {
+	case d > skew:
+		return authErr("stale timestamp")
+	case d < -skew:
+		return authErr("timestamp in the future")
+	}
+	return nil
+}
+
+// parseUnix parses a decimal integer timestamp header (seconds or ms).
+func parseUnix(s string) (int64, error) {
+	if s == "" || len(s) > 19 {
+		return 0, errors.New("bad timestamp")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, errors.New("bad timestamp")
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+// jsonObject reports whether b is a valid JSON document whose top level is
+// an object.
+func jsonObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{' && json.Valid(b)
+}
+
+// str renders a JSON value as a string: strings unquoted, numbers as
+// written, null/missing as "". Objects and arrays give their raw JSON.
+func str(r gjson.Result) string {
+	switch r.Type {
+	case gjson.Null:
+		return ""
+	case gjson.String:
+		return r.Str
+	case gjson.Number:
+		return r.Raw
+	}
+	return r.Raw
+}
+
+// firstStr returns the first non-empty of the paths in the JSON body.
+func firstStr(body []byte, paths ...string) string {
+	for _, p := range paths {
+		if s := str(gjson.GetBytes(body, p)); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// objectWith re-encodes a JSON object with extra keys set (nil removes).
+func objectWith(obj []byte, set map[string]any) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(m, k)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = b
+	}
+	return json.Marshal(m)
+}
+
+// basicAuth parses an "Authorization: Basic ..." header.
+func basicAuth(h string) (user, pass string, ok bool) {
+	const prefix = "basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	if err != nil {
+		return "", "", false
+	}
+	user, pass, ok = strings.Cut(string(dec), ":")
+	return user, pass, ok
+}

@@ -1,0 +1,207 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"dialhook/crm"
+	"dialhook/mapping"
+	"dialhook/metrics"
+	"dialhook/schedule"
+	"dialhook/store"
+)
+
+// Store is what the handlers need of the store.
+type Store interface {
+	Accept(ctx context.Context, subs []store.Submission) ([]store.Accepted, error)
+	Get(ctx context.Context, id string) (*store.Event, error)
+	GetByGUID(ctx context.Context, guid string) (*store.Event, error)
+	List(ctx context.Context, state store.State, limit int) ([]*store.Event, error)
+	Redial(ctx context.Context, id string, r store.Redial) (*store.Event, error)
+	Ping(ctx context.Context) error
+}
+
+// Source is one configured sender, ready to serve.
+type Source struct {
+	Name     string
+	Adapter  crm.Adapter
+	Mapper   *mapping.Mapper
+	Cooldown time.Duration
+	Window   *schedule.Window
+}
+
+// Options are the dependencies and settings of the Server.
+type Options struct {
+	Log         *zap.Logger
+	Store       Store
+	Metrics     *metrics.Metrics
+	Sources     map[string]*Source
+	AdminToken  string
+	MaxBody     int64
+	DedupWindow time.Duration
+	WaitPoll    time.Duration // how often ?wait= looks at the record (default 50ms)
+	Now         func() time.Time
+}
+
+// Server serves dialhook's HTTP API.
+type Server struct {
+	log        *zap.Logger
+	store      Store
+	metrics    *metrics.Metrics
+	sources    map[string]*Source
+	adminToken []byte
+	maxBody    int64
+	dedup      time.Duration
+	waitPoll   time.Duration
+	now        func() time.Time
+	echo       *echo.Echo
+}
+
+// New builds the Server and its routes.
+func New(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = 1 << 20
+	}
+	if o.WaitPoll <= 0 {
+		o.WaitPoll = 50 * time.Millisecond
+	}
+	s := &Server{
+		log: o.Log, store: o.Store, metrics: o.Metrics, sources: o.Sources, adminToken: []byte(o.AdminToken),
+		maxBody: o.MaxBody, dedup: o.DedupWindow, waitPoll: o.WaitPoll, now: o.Now,
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(o.Log)
+	s.routes(e)
+	s.echo = e
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("not ready: store unreachable", zap.Error(err))
+		return newError(http.StatusServiceUnavailable, "store_unavailable", "the store is unreachable")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// requireAdmin lets a request through with the admin bearer token, or,
+// when no token is configured, from a loopback address only.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := s.checkAdmin(c.Request()); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) checkAdmin(r *http.Request) error {
+	if len(s.adminToken) > 0 {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), s.adminToken) != 1 {
+			return newError(http.StatusUnauthorized, "unauthorized", "admin endpoints need Authorization: Bearer <DIALHOOK_ADMIN_TOKEN>")
+		}
+		return nil
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return newError(http.StatusForbidden, "forbidden", "admin endpoints answer loopback clients only while DIALHOOK_ADMIN_TOKEN is not set")
+	}
+	return nil
+}
+
+func (s *Server) getEvent(c echo.Context) error {
+	e, err := s.store.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return storeError(err, "event")
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+func (s *Server) getCall(c echo.Context) error {
+	e, err := s.store.GetByGUID(c.Request().Context(), c.Param("guid"))
+	if err != nil {
+		return storeError(err, "call")
+	}
+	return c.JSON(http.StatusOK, e)
+}
+
+func (s *Server) listEvents(c echo.Context) error {
+	state := store.State(c.QueryParam("state"))
+	if !state.Valid() {
+		return newError(http.StatusBadRequest, "bad_state", "state must be one of queued, scheduled, dialing, placed, rejected, failed, unknown, ignored, suppressed, expired")
+	}
+	limit := 50
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return newError(http.StatusBadRequest, "bad_limit", "limit must be a whole number from 1 to 1000")
+		}
+		limit = n
+	}
+	evs, err := s.store.List(c.Request().Context(), state, limit)
+	if err != nil {
+		return storeError(err, "events")
+	}
+	if evs == nil {
+		evs = []*store.Event{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"state": state, "events": evs})
+}
+
+func (s *Server) redial(c echo.Context) error {
+	r := store.Redial{At: s.now().UTC(), Client: clientAddr(c.Request())}
+	e, err := s.store.Redial(c.Request().Context(), c.Param("id"), r)
+	if errors.Is(err, store.ErrConflict) {
+		return newError(http.StatusConflict, "not_redialable", "only an event in state unknown, failed or rejected can be redialed; this one is "+string(e.State))
+	}
+	if err != nil {
+		return storeError(err, "event")
+	}
+	s.log.Info("redial requested", zap.String("event_id", e.ID), zap.String("client", r.Client))
+	return c.JSON(http.StatusAccepted, map[string]any{"event_id": e.ID, "status": e.State})
+}
+
+// clientAddr is the TCP peer address (not a header a client can forge).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func storeError(err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", what+" not found")
+	case errors.Is(err, store.ErrUnavailable):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the store is unreachable; try again", Err: err}
+	}
+	return err
+}

@@ -1,0 +1,273 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"dialhook/crm"
+	"dialhook/store"
+)
+
+const maxWait = 30 * time.Second
+
+// webhookAnswer is the JSON answer for one event.
+type webhookAnswer struct {
+	EventID  string            `json:"event_id,omitempty"`
+	Status   string            `json:"status"`
+	CallGUID string            `json:"call_guid,omitempty"`
+	DueAt    *time.Time        `json:"due_at,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Fields   map[string]string `json:"fields,omitempty"`
+	Event    *store.Event      `json:"event,omitempty"`
+}
+
+// webhook receives POST /webhooks/{source}.
+func (s *Server) webhook(c echo.Context) error {
+	start := time.Now()
+	name := c.Param("source")
+	src := s.sources[name]
+	log := s.log.With(zap.String("source", name))
+	if src == nil {
+		s.logWebhook(log, start, "unknown_source", http.StatusNotFound, nil)
+		return newError(http.StatusNotFound, "unknown_source", fmt.Sprintf("no source %q is configured; configured sources are served at /webhooks/{name}", name))
+	}
+	status, outcome, ids, err := s.receive(c, src, start)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error", Err: err}
+		}
+		status, outcome = ae.Status, ae.Code
+		if ae.Err != nil {
+			log = log.With(zap.NamedError("cause", ae.Err))
+		}
+		if src.Adapter.Dialect().SOAP {
+			err = c.Blob(ae.Status, "text/xml; charset=utf-8", crm.SOAPFault(soapCode(ae.Status), ae.Message))
+		}
+	}
+	s.logWebhook(log, start, outcome, status, ids)
+	return err
+}
+
+func soapCode(status int) string {
+	if status >= 500 {
+		return "soapenv:Server"
+	}
+	return "soapenv:Client"
+}
+
+func (s *Server) logWebhook(log *zap.Logger, start time.Time, outcome string, status int, ids []string) {
+	fields := []zap.Field{zap.String("outcome", outcome), zap.Int("status", status), zap.Duration("latency", time.Since(start))}
+	switch len(ids) {
+	case 0:
+	case 1:
+		fields = append(fields, zap.String("event_id", ids[0]))
+	default:
+		fields = append(fields, zap.Strings("event_ids", ids))
+	}
+	log.Info("webhook", fields...)
+}
+
+// receive does the work of a webhook and writes the success answer. It
+// returns the status, an outcome for the log and metrics, and the event ids.
+func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, string, []string, error) {
+	r := c.Request()
+	ctx := r.Context()
+	dialect := src.Adapter.Dialect()
+	fail := func(outcome string) { s.metrics.Webhooks.WithLabelValues(src.Name, outcome).Inc() }
+
+	body, err := readBody(r, s.maxBody)
+	if err != nil {
+		fail("body_too_large")
+		return 0, "", nil, err
+	}
+	dryRun := c.QueryParam("dry_run") == "true"
+	if dryRun {
+		if err := s.checkAdmin(r); err != nil {
+			return 0, "", nil, err
+		}
+	}
+	wait, err := parseWait(c.QueryParam("wait"))
+	if err != nil {
+		return 0, "", nil, err
+	}
+	req := &crm.Request{Method: r.Method, URL: r.URL, Host: r.Host, TLS: r.TLS != nil, Header: r.Header, Body: body, Now: s.now()}
+	if err := src.Adapter.Authenticate(req); err != nil {
+		return 0, "", nil, s.adapterError(src, err)
+	}
+	batch, err := src.Adapter.Parse(req)
+	if err != nil {
+		return 0, "", nil, s.adapterError(src, err)
+	}
+	if batch.Ignored != "" {
+		fail("ignored")
+		if dialect.SOAP {
+			return http.StatusOK, "ignored", nil, c.Blob(http.StatusOK, "text/xml; charset=utf-8", crm.SOAPAck())
+		}
+		return http.StatusOK, "ignored", nil, c.JSON(http.StatusOK, webhookAnswer{Status: "ignored", Reason: batch.Ignored})
+	}
+
+	plans := src.Plan(batch.Events, req.Now, s.dedup)
+	if dryRun {
+		return http.StatusOK, "dry_run", nil, c.JSON(http.StatusOK, View(src, src.Adapter.Kind(), plans))
+	}
+	subs := make([]store.Submission, len(plans))
+	for i, p := range plans {
+		subs[i] = p.Submission
+	}
+	acc, err := s.store.Accept(ctx, subs)
+	if err != nil {
+		fail("store_error")
+		if errors.Is(err, store.ErrQueueFull) {
+			c.Response().Header().Set("Retry-After", "30")
+			return 0, "", nil, &apiError{Status: http.StatusServiceUnavailable, Code: "queue_full", Message: "the call queue is full; retry later", Err: err}
+		}
+		return 0, "", nil, &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the event could not be recorded; retry later", Err: err}
+	}
+
+	answers := make([]webhookAnswer, len(acc))
+	ids := make([]string, len(acc))
+	queued := false
+	for i, a := range acc {
+		ans := webhookAnswer{EventID: a.Event.ID, Status: string(a.Event.State), CallGUID: a.Event.CallGUID}
+		outcome := string(a.Event.State)
+		switch {
+		case a.Duplicate:
+			ans.Status, outcome = "duplicate", "duplicate"
+			s.metrics.DedupHits.WithLabelValues(src.Name).Inc()
+		case a.Event.State == store.Queued:
+			queued = true
+		case a.Event.State == store.Scheduled:
+			queued = true
+			ans.DueAt = a.Event.DueAt
+		case a.Event.State == store.Rejected:
+			ans.Reason, ans.Fields = a.Event.Error, a.Event.Fields
+		case a.Event.State == store.Expired:
+			ans.Reason = a.Event.Error
+		}
+		s.metrics.Webhooks.WithLabelValues(src.Name, outcome).Inc()
+		answers[i], ids[i] = ans, a.Event.ID
+	}
+	outcome := answers[0].Status
+	if len(answers) > 1 {
+		outcome = "batch"
+	}
+
+	if dialect.SOAP {
+		// One Ack acknowledges every notification, rejected ones included:
+		// Salesforce's redelivery could not fix them; they are recorded.
+		return http.StatusOK, outcome, ids, c.Blob(http.StatusOK, "text/xml; charset=utf-8", crm.SOAPAck())
+	}
+	if len(answers) > 1 {
+		status := http.StatusOK
+		if queued {
+			status = http.StatusAccepted
+		}
+		return status, outcome, ids, c.JSON(status, map[string]any{"status": "accepted", "events": answers})
+	}
+
+	ans := answers[0]
+	switch {
+	case ans.Status == string(store.Rejected) && dialect.RejectStatus != http.StatusOK:
+		return dialect.RejectStatus, outcome, ids, c.JSON(dialect.RejectStatus, map[string]any{
+			"event_id": ans.EventID,
+			"error":    errorDetail{Code: "mapping_failed", Message: ans.Reason, Fields: ans.Fields},
+		})
+	case ans.Status == string(store.Queued) && wait > 0:
+		e, done := s.waitFinal(ctx, ans.EventID, wait)
+		if done {
+			return http.StatusOK, outcome, ids, c.JSON(http.StatusOK, webhookAnswer{EventID: e.ID, Status: string(e.State), CallGUID: e.CallGUID, Event: e})
+		}
+		return http.StatusAccepted, outcome, ids, c.JSON(http.StatusAccepted, ans)
+	case ans.Status == string(store.Queued) || ans.Status == string(store.Scheduled):
+		return http.StatusAccepted, outcome, ids, c.JSON(http.StatusAccepted, ans)
+	}
+	return http.StatusOK, outcome, ids, c.JSON(http.StatusOK, ans)
+}
+
+// adapterError turns an adapter's error into the answer, counting and
+// logging authentication failures without any secret.
+func (s *Server) adapterError(src *Source, err error) error {
+	var ae *crm.AuthError
+	switch {
+	case errors.As(err, &ae) || errors.Is(err, crm.ErrUnauthenticated):
+		reason := "unauthenticated"
+		if ae != nil {
+			reason = ae.Reason
+		}
+		s.metrics.AuthFails.WithLabelValues(src.Name, reason).Inc()
+		s.metrics.Webhooks.WithLabelValues(src.Name, "unauthorized").Inc()
+		return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "authentication failed", Err: errors.New(reason)}
+	case errors.Is(err, crm.ErrMalformed):
+		s.metrics.Webhooks.WithLabelValues(src.Name, "malformed").Inc()
+		return &apiError{Status: http.StatusBadRequest, Code: "malformed", Message: err.Error()}
+	case errors.Is(err, crm.ErrUnprocessable):
+		s.metrics.Webhooks.WithLabelValues(src.Name, "unprocessable").Inc()
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "unprocessable", Message: err.Error()}
+	}
+	return err
+}
+
+// readBody reads the whole body, at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, newError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", limit))
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_body", Message: "the body could not be read", Err: err}
+	}
+	if n > limit {
+		return nil, newError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", limit))
+	}
+	return buf.Bytes(), nil
+}
+
+func parseWait(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if n, nerr := strconv.Atoi(v); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
+		}
+	}
+	if err != nil || d < 0 {
+		return 0, newError(http.StatusBadRequest, "bad_wait", "wait must be a duration such as 10s (at most 30s)")
+	}
+	return min(d, maxWait), nil
+}
+
+// waitFinal polls the record until it is final or wait is over. Any replica
+// may dial the event: the record in the store is the one truth.
+func (s *Server) waitFinal(ctx context.Context, id string, wait time.Duration) (*store.Event, bool) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	t := time.NewTicker(s.waitPoll)
+	defer t.Stop()
+	for {
+		e, err := s.store.Get(ctx, id)
+		if err == nil && e.State.Final() {
+			return e, true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-t.C:
+		}
+	}
+}

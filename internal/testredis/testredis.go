@@ -1,0 +1,158 @@
+// Package testredis gives tests a real, empty Redis database.
+//
+// It uses DIALHOOK_TEST_REDIS_URL when set, else starts a throwaway
+// redis-server from PATH on a free port, else skips the test with a clear
+// message — except when CI=true, where a missing Redis fails the test.
+package testredis
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	once     sync.Once
+	baseURL  string
+	startErr error
+)
+
+// Server is a redis-server process started for a test.
+type Server struct {
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// Start runs a new redis-server on addr ("" picks a free port), without
+// persistence. Stop it with Stop; the test fails if it cannot start.
+func Start(t testing.TB, addr string) *Server {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		unavailable(t, "redis-server is not on PATH")
+	}
+	if addr == "" {
+		addr = freeAddr(t)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(path, "--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	s := &Server{Addr: addr, cmd: cmd}
+	if err := waitUp(addr); err != nil {
+		s.Stop()
+		t.Fatalf("redis-server on %s: %v", addr, err)
+	}
+	return s
+}
+
+// Stop kills the server (as a crash would).
+func (s *Server) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	}
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitUp(addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("real Redis is required in CI: %s (set DIALHOOK_TEST_REDIS_URL or install redis-server)", why)
+	}
+	t.Skipf("skipping: no Redis for this test: %s (set DIALHOOK_TEST_REDIS_URL or install redis-server)", why)
+}
+
+// URL returns the URL of a real Redis for this test. Tests share it: each
+// one keeps its keys apart with a Namespace of its own.
+func URL(t testing.TB) string {
+	t.Helper()
+	once.Do(func() {
+		baseURL = os.Getenv("DIALHOOK_TEST_REDIS_URL")
+		if baseURL != "" {
+			return
+		}
+		path, err := exec.LookPath("redis-server")
+		if err != nil {
+			startErr = fmt.Errorf("DIALHOOK_TEST_REDIS_URL is not set and redis-server is not on PATH")
+			return
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			startErr = err
+			return
+		}
+		addr := l.Addr().String()
+		l.Close()
+		_, port, _ := net.SplitHostPort(addr)
+		// Started once per test binary, without persistence.
+		cmd := exec.Command(path, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--logfile", "")
+		if err := cmd.Start(); err != nil {
+			startErr = err
+			return
+		}
+		if err := waitUp(addr); err != nil {
+			startErr = err
+			return
+		}
+		baseURL = "redis://" + addr + "/0"
+	})
+	if startErr != nil {
+		unavailable(t, startErr.Error())
+	}
+	opt, err := redis.ParseURL(baseURL)
+	if err != nil {
+		t.Fatalf("DIALHOOK_TEST_REDIS_URL: %v", err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		unavailable(t, fmt.Sprintf("redis at %s does not answer: %v", opt.Addr, err))
+	}
+	return baseURL
+}
+
+// Namespace returns a key namespace no other test uses.
+func Namespace(t testing.TB) string {
+	return "dialhook-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(int(counter.Add(1)))
+}
+
+var counter atomic.Int64

@@ -1,0 +1,178 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Output formats of PhoneOptions.Format.
+const (
+	FormatDigits   = "digits"   // E.164 without '+': 59899123456 (the default)
+	FormatE164     = "e164"     // +59899123456
+	FormatNational = "national" // 099123456: national prefix, digits only
+)
+
+// PhoneOptions says how customer numbers are read and written.
+type PhoneOptions struct {
+	DefaultRegion string `yaml:"default_region"` // ISO 3166 alpha-2; "" = numbers are international
+	Format        string `yaml:"format"`         // e164|digits|national; "" = digits
+	Prefix        string `yaml:"prefix"`         // prepended after formatting (e.g. a trunk digit)
+}
+
+func validFormat(f string) bool {
+	switch f {
+	case "", FormatDigits, FormatE164, FormatNational:
+		return true
+	}
+	return false
+}
+
+func validRegion(r string) bool {
+	if len(r) != 2 {
+		return false
+	}
+	return phonenumbers.GetCountryCodeForRegion(r) != 0
+}
+
+// NormalizePhone parses raw as a phone number and formats it as opts says.
+//
+// region (else opts.DefaultRegion) is the ISO 3166 alpha-2 code used to read
+// numbers written without a country code. With no region the number is read
+// as international: a leading "+" or "00" is optional, so digit-only numbers
+// such as 59899123456 pass through unchanged.
+//
+// A number that is not even possible (wrong length, unknown country code,
+// not a number) is an error naming raw. A possible number that is not valid
+// for its country is returned with a warning: numbering plans change faster
+// than libraries, so the call is still attempted.
+func NormalizePhone(raw, region string, opts PhoneOptions) (number string, warning string, err error) {
+	if region == "" {
+		region = opts.DefaultRegion
+	}
+	region = strings.ToUpper(region)
+	format := strings.ToLower(opts.Format)
+	if !validFormat(format) {
+		return "", "", fmt.Errorf("unknown phone format %q (want e164, digits or national)", opts.Format)
+	}
+	if region != "" && !validRegion(region) {
+		return "", "", fmt.Errorf("unknown region %q", region)
+	}
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", "", notPossible(raw, "empty")
+	}
+	// phonenumbers rejects very long input itself, but only after copying
+	// it around; a phone number never needs more than this.
+	if len(s) > 64 {
+		return "", "", notPossible(raw, "too long")
+	}
+	parseRegion := region
+	if region == "" {
+		s = international(s)
+		parseRegion = "ZZ"
+	}
+	num, perr := phonenumbers.Parse(s, parseRegion)
+	if perr != nil {
+		why := parseReason(perr)
+		if errors.Is(perr, phonenumbers.ErrNotANumber) {
+			// phonenumbers calls "+12" not a number; for a person it is too short.
+			if d := len(digitsOnly(s)); d > 0 && d < 4 && strings.IndexFunc(s, isLetter) < 0 {
+				why = "too short"
+			}
+		}
+		return "", "", notPossible(raw, why)
+	}
+	if why := phonenumbers.IsPossibleNumberWithReason(num); why != phonenumbers.IS_POSSIBLE {
+		return "", "", notPossible(raw, possibleReason(why))
+	}
+	switch format {
+	case FormatE164:
+		number = phonenumbers.Format(num, phonenumbers.E164)
+	case FormatNational:
+		number = digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+	default:
+		number = phonenumbers.Format(num, phonenumbers.E164)[1:]
+	}
+	if !phonenumbers.IsValidNumber(num) {
+		where := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
+		warning = fmt.Sprintf("%q is a possible but not a valid %s number; dialing it anyway", raw, where)
+	}
+	return opts.Prefix + number, warning, nil
+}
+
+// international rewrites a number read without a region so that
+// phonenumbers sees a leading '+': "00598 99..." and "598 99..." both become
+// "+598...". Leading punctuation such as "(" is dropped.
+func international(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return r == '+' || (r >= '0' && r <= '9') })
+	if i < 0 {
+		return s // not a number; let the parser say so
+	}
+	s = s[i:]
+	if s[0] == '+' {
+		return s
+	}
+	s = strings.TrimPrefix(s, "00")
+	if strings.IndexFunc(s, isLetter) >= 0 {
+		// Extensions ("ext. 12") and vanity letters: keep the text for the parser.
+		return "+" + s
+	}
+	return "+" + digitsOnly(s)
+}
+
+func isLetter(r rune) bool { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') }
+
+func digitsOnly(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+func notPossible(raw, why string) error {
+	return fmt.Errorf("%q is not a possible phone number (%s)", raw, why)
+}
+
+func parseReason(err error) string {
+	switch {
+	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
+		return "unknown country code"
+	case errors.Is(err, phonenumbers.ErrNotANumber):
+		return "not a number"
+	case errors.Is(err, phonenumbers.ErrTooShortNSN), errors.Is(err, phonenumbers.ErrTooShortAfterIDD):
+		return "too short"
+	case errors.Is(err, phonenumbers.ErrNumTooLong):
+		return "too long"
+	}
+	return err.Error()
+}
+
+func possibleReason(r phonenumbers.ValidationResult) string {
+	switch r {
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return "unknown country code"
+	case phonenumbers.TOO_SHORT:
+		return "too short"
+	case phonenumbers.TOO_LONG:
+		return "too long"
+	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		return "only dialable locally: add the area code"
+	}
+	return "invalid length"
+}

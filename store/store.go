@@ -1,0 +1,191 @@
+// Package store keeps dialhook's events: the atomic dedup claim, the event
+// records with their call GUIDs, and the durable queue the dispatcher reads.
+//
+// Two implementations honour one contract and pass one shared test suite:
+// Redis (production, shared by replicas) and Memory (the embedded default,
+// for trying dialhook out; it keeps nothing across restarts).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"dialhook/ucontact"
+)
+
+// State is where an event is in its life.
+type State string
+
+// The states of an event. queued → dialing → placed | rejected | failed | unknown;
+// ignored, suppressed and expired events are never dialed; scheduled ones wait
+// for their call window.
+const (
+	Queued     State = "queued"
+	Scheduled  State = "scheduled"
+	Dialing    State = "dialing"
+	Placed     State = "placed"
+	Rejected   State = "rejected"
+	Failed     State = "failed"
+	Unknown    State = "unknown"
+	Ignored    State = "ignored"
+	Suppressed State = "suppressed"
+	Expired    State = "expired"
+)
+
+// States lists every state.
+var States = []State{Queued, Scheduled, Dialing, Placed, Rejected, Failed, Unknown, Ignored, Suppressed, Expired}
+
+// Final reports whether nothing more will happen to an event on its own.
+func (s State) Final() bool {
+	switch s {
+	case Queued, Scheduled, Dialing:
+		return false
+	}
+	return true
+}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	for _, v := range States {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Redial notes a deliberate request to dial an event again.
+type Redial struct {
+	At     time.Time `json:"at"`
+	Client string    `json:"client"`
+}
+
+// Event is the record of one CRM event.
+type Event struct {
+	ID         string            `json:"id"`
+	Source     string            `json:"source"`
+	Kind       string            `json:"kind"`
+	DedupKey   string            `json:"dedup_key"`
+	ReceivedAt time.Time         `json:"received_at"`
+	State      State             `json:"state"`
+	Params     ucontact.Params   `json:"params"`
+	CallGUID   string            `json:"call_guid,omitempty"`
+	DryRun     bool              `json:"dry_run,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	ErrorKind  string            `json:"error_kind,omitempty"`
+	Fields     map[string]string `json:"fields,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
+	Attempts   int               `json:"attempts"`
+	Duplicates int               `json:"duplicates"`
+	ObjectType string            `json:"object_type,omitempty"`
+	RecordID   string            `json:"record_id,omitempty"`
+	DueAt      *time.Time        `json:"due_at,omitempty"`
+	Redials    []Redial          `json:"redials,omitempty"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound    = errors.New("store: not found")
+	ErrUnavailable = errors.New("store: unavailable")
+	ErrQueueFull   = errors.New("store: queue is full")
+	// ErrConflict means the event was not in a state that allows the change.
+	ErrConflict = errors.New("store: event is not in a state that allows this")
+)
+
+// Submission is one event to accept.
+type Submission struct {
+	// Event is the new record. Its State is Queued (enqueue now), Scheduled
+	// (enqueue at DueAt), or a final state such as Rejected or Ignored
+	// (record only).
+	Event *Event
+	// DedupKey is the full claim key (source and key); empty means no claim.
+	DedupKey string
+	DedupTTL time.Duration
+	// CooldownKey, when set, is claimed for CooldownTTL; a claim already held
+	// turns the event into Suppressed.
+	CooldownKey string
+	CooldownTTL time.Duration
+}
+
+// Accepted is what Accept did with one submission.
+type Accepted struct {
+	Event     *Event // the stored record; for a duplicate, the first delivery's record
+	Duplicate bool
+}
+
+// Delivery is one queue entry handed to a worker.
+type Delivery struct {
+	EventID string
+	Ref     string // the queue's own id of the entry
+}
+
+// Outcome is what a worker learned; Finish records it.
+type Outcome struct {
+	State     State // Placed, Rejected, Failed, Unknown, or Queued/Scheduled with DueAt (retry, window)
+	CallGUID  string
+	DryRun    bool
+	Error     string
+	ErrorKind string
+	DueAt     time.Time
+	// Agent, when set, is released (with MinGap) as the call ends.
+	Agent  string
+	MinGap time.Duration
+}
+
+// BeginResult says what a worker may do with a delivery.
+type BeginResult int
+
+// The answers of Begin.
+const (
+	// Dial: the event is now Dialing (its attempt counted); place the call.
+	Dial BeginResult = iota
+	// Skip: the event is gone or already final; the delivery was acknowledged.
+	Skip
+	// Interrupted: the event was already Dialing when this delivery came
+	// back (its worker died mid-call); it is now Unknown and is not dialed.
+	Interrupted
+	// Busy: the agent has a call in flight or is within its gap; the event
+	// was put back to wait until Event.DueAt.
+	Busy
+)
+
+// Stats are gauges for /metrics.
+type Stats struct {
+	QueueDepth    int64
+	OldestPending time.Duration
+	Scheduled     int64
+	ByState       map[State]int64
+}
+
+// Store is the contract both implementations honour.
+type Store interface {
+	// Accept records each submission atomically (claim, record, queue entry:
+	// all or none). For a batch, an error means some may be recorded: the
+	// sender retries and those become duplicates.
+	Accept(ctx context.Context, subs []Submission) ([]Accepted, error)
+	Get(ctx context.Context, id string) (*Event, error)
+	GetByGUID(ctx context.Context, guid string) (*Event, error)
+	// List returns events in state, newest first.
+	List(ctx context.Context, state State, limit int) ([]*Event, error)
+
+	// Next waits up to block for queue entries for consumer.
+	Next(ctx context.Context, consumer string, block time.Duration) ([]Delivery, error)
+	// Reclaim takes over entries another consumer left pending for idle.
+	Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]Delivery, error)
+	// Begin moves the event to Dialing before a call; see BeginResult. It
+	// also takes the pacing slot of the event's agent for at most hold: one
+	// call in flight per agent across every replica.
+	Begin(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (*Event, BeginResult, error)
+	// Finish records the outcome of a Dialing event and acknowledges d.
+	Finish(ctx context.Context, d Delivery, out Outcome, now time.Time) (*Event, error)
+	// Promote moves due scheduled events and retries into the queue.
+	Promote(ctx context.Context, now time.Time) (int, error)
+	// Redial puts an Unknown, Failed or Rejected event back in the queue.
+	Redial(ctx context.Context, id string, r Redial) (*Event, error)
+
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
