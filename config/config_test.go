@@ -1,0 +1,159 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "dialhook.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":8080" || c.DedupWindow.D() != 24*time.Hour || c.Retention.D() != 720*time.Hour ||
+		c.Workers != 8 || c.ClaimIdle.D() != time.Minute || c.RetryMax != 5 || c.Concurrency != 16 ||
+		c.QueueMax != 100000 || c.UContact.Timeout.D() != 15*time.Second || c.ShutdownTimeout.D() != 20*time.Second ||
+		c.MaxBodyBytes != 1<<20 || c.LogFormat != "json" || c.UContact.Configured() {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if names := c.SourceNames(); len(names) != 1 || names[0] != "generic" || c.Sources["generic"].Kind != "generic" {
+		t.Fatalf("default sources = %v", names)
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	p := writeFile(t, `
+listen: ":9000"
+workers: 3
+ucontact:
+  base_url: https://file.example
+  token: ${TOKEN_FROM_ENV}
+`)
+	c, err := Load(p, env(map[string]string{
+		"TOKEN_FROM_ENV": "secret-token", "DIALHOOK_WORKERS": "4", "UCONTACT_TIMEOUT": "20s", "DIALHOOK_RETRY_UNKNOWN": "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9000" || c.Workers != 4 || c.UContact.Token != "secret-token" || c.UContact.Timeout.D() != 20*time.Second || !c.RetryUnknown {
+		t.Fatalf("config = %+v", c)
+	}
+	if c.UContact.URL() != "https://file.example" || !c.UContact.Configured() {
+		t.Fatalf("ucontact = %+v", c.UContact)
+	}
+}
+
+func TestInstanceURL(t *testing.T) {
+	c, err := Load("", env(map[string]string{"UCONTACT_INSTANCE": "acme", "UCONTACT_USER": "api", "UCONTACT_PASSWORD": "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UContact.URL() != "https://acme.ucontactcloud.com" {
+		t.Fatalf("url = %s", c.UContact.URL())
+	}
+}
+
+func TestEveryProblemAtOnce(t *testing.T) {
+	p := writeFile(t, `
+redis_url: "http://nope"
+log_format: xml
+sources:
+  "Bad Name":
+    kind: ""
+  ok:
+    kind: generic
+    call_window: {timezone: Mars/Olympus, days: [someday], start: "25:00"}
+unknown_key: 1
+`)
+	_, err := Load(p, env(map[string]string{
+		"DIALHOOK_WORKERS": "many", "DIALHOOK_DEDUP_WINDOW": "0s", "UCONTACT_BASE_URL": "ftp://x", "DIALHOOK_QUEUE_MAX": "0",
+	}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"unknown_key", "DIALHOOK_WORKERS", `"many" is not a whole number`, "dedup_window", "UCONTACT_BASE_URL",
+		"no credentials", "queue_max", "log_format", "redis_url", "sources.Bad Name", "sources.Bad Name.kind",
+		"sources.ok.call_window.timezone", "days", "start",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not mention %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestMissingVariableIsAProblem(t *testing.T) {
+	p := writeFile(t, "admin_token: ${NOT_SET}\n")
+	_, err := Load(p, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "${NOT_SET}") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCredentialPairs(t *testing.T) {
+	cases := map[string]map[string]string{
+		"token and user":         {"UCONTACT_BASE_URL": "https://a.example", "UCONTACT_TOKEN": "t", "UCONTACT_USER": "u", "UCONTACT_PASSWORD": "p"},
+		"user without password":  {"UCONTACT_BASE_URL": "https://a.example", "UCONTACT_USER": "u"},
+		"token without base url": {"UCONTACT_TOKEN": "t"},
+		"base url and instance":  {"UCONTACT_BASE_URL": "https://a.example", "UCONTACT_INSTANCE": "a", "UCONTACT_TOKEN": "t"},
+		"claim idle too short":   {"DIALHOOK_CLAIM_IDLE": "10s"},
+		"retention below dedup":  {"DIALHOOK_RETENTION": "1h", "DIALHOOK_DEDUP_WINDOW": "2h"},
+	}
+	for name, e := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Load("", env(e)); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestSummaryMasksSecrets(t *testing.T) {
+	c, err := Load("", env(map[string]string{
+		"DIALHOOK_REDIS_URL": "redis://:hunter2@127.0.0.1:6379/0", "DIALHOOK_ADMIN_TOKEN": "admintok",
+		"UCONTACT_BASE_URL": "https://a.example", "UCONTACT_USER": "api", "UCONTACT_PASSWORD": "pw-secret",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(strings.Join(strings.Fields(fmt.Sprintf("%v", c.Summary())), " "), "\n", " ")
+	for _, secret := range []string{"hunter2", "admintok", "pw-secret"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("summary shows %q: %s", secret, s)
+		}
+	}
+	if !strings.Contains(s, "127.0.0.1:6379") {
+		t.Errorf("summary lost the redis host: %s", s)
+	}
+}
+
+func TestDurationYAML(t *testing.T) {
+	p := writeFile(t, "dedup_window: 90\nretention: 48h\n")
+	c, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DedupWindow.D() != 90*time.Second || c.Retention.D() != 48*time.Hour {
+		t.Fatalf("durations = %v %v", c.DedupWindow.D(), c.Retention.D())
+	}
+	p = writeFile(t, "dedup_window: soon\n")
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "not a duration") {
+		t.Fatalf("err = %v", err)
+	}
+}

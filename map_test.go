@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const mapConfig = `
+defaults:
+  callerid: "59829001234"
+  context: agentes
+  outqueue: "Ventas->"
+phone:
+  default_region: UY
+agents:
+  routes:
+    "71234567": {agent: "ana", phone: "1001"}
+sources:
+  hubspot:
+    kind: hubspot
+    secret: not-used-by-map
+`
+
+func TestMapCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dialhook.yaml")
+	if err := os.WriteFile(cfg, []byte(mapConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sample := filepath.Join("crm", "testdata", "hubspot-workflow-contact.json")
+	var out bytes.Buffer
+	err := mapCommand(context.Background(), []string{"--config", cfg, "--source", "hubspot", "--file", sample}, func(string) string { return "" }, strings.NewReader(""), &out)
+	if err != nil {
+		t.Fatalf("map: %v\n%s", err, out.String())
+	}
+	var v struct {
+		Events []struct {
+			State     string            `json:"would_be"`
+			Params    map[string]string `json:"params"`
+			Decisions []string          `json:"decisions"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if len(v.Events) != 1 {
+		t.Fatalf("events = %d", len(v.Events))
+	}
+	e := v.Events[0]
+	if e.State != "queued" || e.Params["destination"] != "59899123456" || e.Params["agent"] != "ana" || e.Params["phone"] != "1001" || len(e.Decisions) == 0 {
+		t.Fatalf("event = %+v", e)
+	}
+
+	// A payload without a phone: printed, and the command fails.
+	out.Reset()
+	err = mapCommand(context.Background(), []string{"--config", cfg, "--source", "hubspot"}, func(string) string { return "" },
+		strings.NewReader(`{"vid": 1, "properties": {"hubspot_owner_id": {"value": "71234567"}}}`), &out)
+	if !errors.Is(err, errMappingFailed) || !strings.Contains(out.String(), `"destination"`) {
+		t.Fatalf("map without phone: %v\n%s", err, out.String())
+	}
+
+	// An unknown source is an error naming it.
+	err = mapCommand(context.Background(), []string{"--config", cfg, "--source", "nope"}, func(string) string { return "" }, strings.NewReader("{}"), &out)
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("unknown source: %v", err)
+	}
+}
