@@ -197,6 +197,15 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // Handle processes one delivery: begin, dial, finish.
 func (d *Dispatcher) Handle(ctx context.Context, dl store.Delivery) {
+	// Take a uContact slot before the event becomes dialing: an event must
+	// not sit in dialing while it waits, or a slow queue could see it
+	// reclaimed as unknown before its call is even sent.
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return // still pending: another replica takes it over
+	}
+	defer func() { <-d.sem }()
 	ev, res, err := d.q.Begin(ctx, dl, d.o.DialTimeout+5*time.Second, d.o.Now())
 	if err != nil {
 		// The entry stays pending and is reclaimed later; nothing was dialed.
@@ -213,15 +222,10 @@ func (d *Dispatcher) Handle(ctx context.Context, dl store.Delivery) {
 		return
 	}
 
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-	}
 	start := time.Now()
 	var guid uuid.UUID
 	if ctx.Err() == nil {
 		guid, err = d.dialer.AgentCall(ctx, ev.Params)
-		<-d.sem
 	} else {
 		err = fmt.Errorf("%w: shutting down before the call", ucontact.ErrConnect)
 	}
@@ -238,6 +242,12 @@ func (d *Dispatcher) Handle(ctx context.Context, dl store.Delivery) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	final, ferr := d.q.Finish(fctx, dl, out, d.o.Now())
+	// The call is made and its outcome known: while the store is unreachable
+	// (Redis restarting), keep trying rather than let the event end unknown.
+	for wait := 100 * time.Millisecond; errors.Is(ferr, store.ErrUnavailable) && fctx.Err() == nil; wait = min(2*wait, time.Second) {
+		sleep(fctx, wait)
+		final, ferr = d.q.Finish(fctx, dl, out, d.o.Now())
+	}
 	fields := []zap.Field{zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.Int("attempt", ev.Attempts),
 		zap.String("state", string(out.State)), zap.Duration("latency", lat)}
 	if out.CallGUID != "" {

@@ -11,6 +11,9 @@ import (
 	"dialhook/store"
 )
 
+// mappingFailed is the error_kind of an event whose mapping failed.
+const mappingFailed = "mapping_failed"
+
 // Planned is what dialhook decided for one normalized event, before anything
 // is recorded: the record to store and the trail that explains it.
 type Planned struct {
@@ -37,10 +40,10 @@ func (src *Source) Plan(events []mapping.Event, now time.Time, dedupTTL time.Dur
 		switch {
 		case errors.As(err, &me):
 			p.MapErr = me
-			rec.State, rec.Error, rec.ErrorKind, rec.Fields = store.Rejected, me.Error(), "mapping_failed", me.Fields
+			rec.State, rec.Error, rec.ErrorKind, rec.Fields = store.Rejected, me.Error(), mappingFailed, me.Fields
 		case err != nil:
 			p.MapErr = &mapping.Error{Fields: map[string]string{"mapping": err.Error()}}
-			rec.State, rec.Error, rec.ErrorKind = store.Rejected, err.Error(), "mapping_failed"
+			rec.State, rec.Error, rec.ErrorKind = store.Rejected, err.Error(), mappingFailed
 		case !res.Matched:
 			rec.State = store.Ignored
 		}

@@ -17,9 +17,11 @@ func (s *Server) routes(e *echo.Echo) {
 
 	e.POST("/webhooks/:source", s.webhook)
 
-	admin := e.Group("", s.requireAdmin)
-	admin.GET("/events", s.listEvents)
-	admin.GET("/events/:id", s.getEvent)
-	admin.POST("/events/:id/redial", s.redial)
-	admin.GET("/calls/:guid", s.getCall)
+	// Admin routes take the middleware one by one: a Group with an empty
+	// prefix would also put it in front of every unmatched path (Echo adds a
+	// catch-all for group middleware), answering 403/401 instead of 404/405.
+	e.GET("/events", s.listEvents, s.requireAdmin)
+	e.GET("/events/:id", s.getEvent, s.requireAdmin)
+	e.POST("/events/:id/redial", s.redial, s.requireAdmin)
+	e.GET("/calls/:guid", s.getCall, s.requireAdmin)
 }

@@ -175,10 +175,21 @@ func (s *Server) listEvents(c echo.Context) error {
 }
 
 func (s *Server) redial(c echo.Context) error {
+	ctx, id := c.Request().Context(), c.Param("id")
+	// A mapping rejection has incomplete parameters (often no destination):
+	// dialing them would call nobody, or the wrong number. Its data or the
+	// mapping must be fixed and the event sent again instead.
+	if cur, err := s.store.Get(ctx, id); err == nil && cur.ErrorKind == mappingFailed {
+		return newError(http.StatusConflict, "not_redialable", "the event's mapping failed, so it has no complete call parameters; fix the data or the mapping and send the event again")
+	}
 	r := store.Redial{At: s.now().UTC(), Client: clientAddr(c.Request())}
-	e, err := s.store.Redial(c.Request().Context(), c.Param("id"), r)
+	e, err := s.store.Redial(ctx, id, r)
 	if errors.Is(err, store.ErrConflict) {
-		return newError(http.StatusConflict, "not_redialable", "only an event in state unknown, failed or rejected can be redialed; this one is "+string(e.State))
+		msg := "only an event in state unknown, failed or rejected can be redialed"
+		if e != nil {
+			msg += "; this one is " + string(e.State)
+		}
+		return newError(http.StatusConflict, "not_redialable", msg)
 	}
 	if err != nil {
 		return storeError(err, "event")

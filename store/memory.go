@@ -18,6 +18,7 @@ type Memory struct {
 	guids     map[string]string
 	due       map[string]time.Time
 	agents    map[string]claim
+	waiters   map[string]map[string]bool // agent → events waiting for it (Busy)
 	queue     chan Delivery
 	pending   map[string]pending // ref → delivery in progress
 	seq       uint64
@@ -53,7 +54,7 @@ func NewMemory(retention time.Duration, queueMax int) *Memory {
 	}
 	return &Memory{
 		events: map[string]*memEvent{}, claims: map[string]claim{}, guids: map[string]string{},
-		due: map[string]time.Time{}, agents: map[string]claim{}, pending: map[string]pending{},
+		due: map[string]time.Time{}, agents: map[string]claim{}, waiters: map[string]map[string]bool{}, pending: map[string]pending{},
 		queue: make(chan Delivery, queueMax), retention: retention, now: time.Now,
 	}
 }
@@ -257,12 +258,17 @@ func (m *Memory) Begin(ctx context.Context, d Delivery, hold time.Duration, now 
 		if c, ok := m.agents[agent]; ok && now.Before(c.expires) && c.id != e.ID {
 			due := c.expires
 			m.due[e.ID] = due
+			if m.waiters[agent] == nil {
+				m.waiters[agent] = map[string]bool{}
+			}
+			m.waiters[agent][e.ID] = true // woken by Finish when the call ends
 			m.ack(d)
 			r := clone(&e.Event)
 			r.DueAt = &due
 			return r, Busy, nil
 		}
 		m.agents[agent] = claim{id: e.ID, expires: now.Add(hold)}
+		delete(m.waiters[agent], e.ID)
 	}
 	e.State = Dialing
 	e.Attempts++
@@ -280,6 +286,14 @@ func (m *Memory) Finish(ctx context.Context, d Delivery, out Outcome, now time.T
 			} else {
 				delete(m.agents, out.Agent)
 			}
+			// The agent is free once its gap is over: its waiting events are due then.
+			at := now.Add(out.MinGap)
+			for w := range m.waiters[out.Agent] {
+				if due, ok := m.due[w]; ok && due.After(at) {
+					m.due[w] = at
+				}
+			}
+			delete(m.waiters, out.Agent)
 		}
 	}
 	m.ack(d)

@@ -170,9 +170,13 @@ if agent and agent ~= '' then
     if wait < 1 then wait = 50 end
     local due = tonumber(A[4]) + wait
     redis.call('ZADD', P..'due', due, id)
+    -- finish wakes the agent's waiters when the call ends, before the hold runs out
+    redis.call('SADD', P..'agentw:'..agent, id)
+    redis.call('PEXPIRE', P..'agentw:'..agent, wait + 60000)
     redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2])
     return {'busy', f[1], f[2], f[3], f[4], tostring(due)}
   end
+  redis.call('SREM', P..'agentw:'..agent, id)
 end
 setstate(id, st, 'dialing', f[5])
 redis.call('HINCRBY', P..'ev:'..id, 'attempts', 1)
@@ -180,12 +184,20 @@ f = read(id)
 return {'dial', f[1], f[2], f[3], f[4]}
 `)
 
-// finish: ARGV id, ref, state, doc, guid, dueMs, agentKey, gapMs.
+// finish: ARGV id, ref, state, doc, guid, dueMs, agentKey, gapMs, nowMs,
+// agentWaitersKey.
 var finishScript = redis.NewScript(luaLib + `
 local id = A[1]
 local f = read(id)
 if A[7] ~= '' and redis.call('GET', A[7]) == id then
   if tonumber(A[8]) > 0 then redis.call('PEXPIRE', A[7], A[8]) else redis.call('DEL', A[7]) end
+  -- the agent is free once its gap is over: its waiting events are due then
+  local at = tonumber(A[9]) + tonumber(A[8])
+  for _, w in ipairs(redis.call('SMEMBERS', A[10])) do
+    local s = redis.call('ZSCORE', P..'due', w)
+    if s and tonumber(s) > at then redis.call('ZADD', P..'due', at, w) end
+  end
+  redis.call('DEL', A[10])
 end
 if f[2] ~= 'dialing' then
   if A[2] ~= '' then redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2]) end
@@ -452,16 +464,16 @@ func (r *Redis) Finish(ctx context.Context, d Delivery, out Outcome, now time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("store: encode: %w", err)
 	}
-	akey := ""
+	akey, wkey := "", ""
 	if out.Agent != "" {
-		akey = r.k.p + "agent:" + out.Agent
+		akey, wkey = r.k.p+"agent:"+out.Agent, r.k.p+"agentw:"+out.Agent
 	}
 	var due int64
 	if !out.DueAt.IsZero() {
 		due = ms(out.DueAt)
 	}
 	vals, err := finishScript.Run(ctx, r.rdb, nil, r.k.p, d.EventID, d.Ref, string(out.State), doc,
-		strings.ToLower(out.CallGUID), due, akey, out.MinGap.Milliseconds()).Slice()
+		strings.ToLower(out.CallGUID), due, akey, out.MinGap.Milliseconds(), ms(now), wkey).Slice()
 	if err != nil {
 		return nil, wrap(err)
 	}

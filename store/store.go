@@ -147,7 +147,8 @@ const (
 	// back (its worker died mid-call); it is now Unknown and is not dialed.
 	Interrupted
 	// Busy: the agent has a call in flight or is within its gap; the event
-	// was put back to wait until Event.DueAt.
+	// was put back to wait until Event.DueAt, or until the agent's call is
+	// finished (and its gap over) when that comes first.
 	Busy
 )
 

@@ -36,6 +36,21 @@ type Server struct {
 // persistence. Stop it with Stop; the test fails if it cannot start.
 func Start(t testing.TB, addr string) *Server {
 	t.Helper()
+	return start(t, addr, "--save", "", "--appendonly", "no")
+}
+
+// StartPersistent runs a new redis-server on addr ("" picks a free port)
+// that writes every change to an append-only file in dir before answering
+// (appendfsync always). Started again on the same addr and dir after Stop,
+// it comes back with the data, as a production Redis restarted after a
+// crash does.
+func StartPersistent(t testing.TB, addr, dir string) *Server {
+	t.Helper()
+	return start(t, addr, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir)
+}
+
+func start(t testing.TB, addr string, persistence ...string) *Server {
+	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		unavailable(t, "redis-server is not on PATH")
@@ -44,7 +59,8 @@ func Start(t testing.TB, addr string) *Server {
 		addr = freeAddr(t)
 	}
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(path, "--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "")
+	args := append([]string{"--bind", host, "--port", port}, persistence...)
+	cmd := exec.Command(path, append(args, "--daemonize", "no", "--logfile", "")...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}

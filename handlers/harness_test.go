@@ -1,0 +1,580 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"dialhook/crm"
+	"dialhook/dispatch"
+	"dialhook/handlers"
+	"dialhook/internal/testredis"
+	"dialhook/mapping"
+	"dialhook/metrics"
+	"dialhook/schedule"
+	"dialhook/store"
+	"dialhook/ucontact"
+)
+
+// testNow is the server's clock in every test: Wednesday 2026-11-25 12:00 UTC.
+var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// Credentials of the test sources. Every one of them must stay out of
+// answers and logs.
+const (
+	sfOrg        = "00D5g000004XyZaEAK"
+	hsSecret     = "hs-client-secret-1234"
+	pdUser       = "dialhook"
+	pdPass       = "pd-pass-5678"
+	zohoToken    = "zoho-shared-token"
+	dynKey       = "wh-key-9012"
+	dynHeaderKey = "hdr-secret-4321"
+	dynQueryKey  = "q-secret-8765"
+	closeKey     = "6b3a5f0e9c1d2e4f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"
+	stdSecret    = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	flowToken    = "gen-token-3456"
+	ucToken      = "dWMtdG9rZW4tc2VjcmV0"
+	adminToken   = "admin-token-7777"
+)
+
+// secrets lists what must never be shown to a client or logged.
+var secrets = []string{hsSecret, pdPass, zohoToken, dynKey, dynHeaderKey, dynQueryKey, closeKey, stdSecret, flowToken, ucToken, adminToken}
+
+// Numbers the fake uContact treats specially.
+const (
+	rejectDest   = "59899000000" // uContact answers "0" for this destination
+	sentinelDest = "59899999999" // settle()'s marker calls, not counted by calls()
+)
+
+// fakeUContact is an AgentCall endpoint that records every call and
+// answers a fresh GUID, or "0" for rejectDest.
+type fakeUContact struct {
+	mu    sync.Mutex
+	forms []url.Values
+	guids []string
+	auths []string
+	srv   *httptest.Server
+}
+
+func newFakeUContact(t *testing.T) *fakeUContact {
+	f := &fakeUContact{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/Integra/resources/Agents/AgentCall" || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		answer := uuid.NewString()
+		if r.PostForm.Get("destination") == rejectDest {
+			answer = "0"
+		}
+		f.mu.Lock()
+		f.forms = append(f.forms, r.PostForm)
+		f.guids = append(f.guids, answer)
+		f.auths = append(f.auths, r.Header.Get("Authorization"))
+		f.mu.Unlock()
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// calls returns the forms of every AgentCall except settle()'s markers.
+func (f *fakeUContact) calls() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []url.Values
+	for _, form := range f.forms {
+		if form.Get("destination") != sentinelDest {
+			out = append(out, form)
+		}
+	}
+	return out
+}
+
+// answers returns what uContact answered, in order (markers included).
+func (f *fakeUContact) answers() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.guids...)
+}
+
+// testSources builds the sources like serve.go's buildSources does.
+func testSources(t *testing.T) map[string]*handlers.Source {
+	t.Helper()
+	type def struct {
+		cfg      crm.Config
+		rules    map[string]any
+		defaults ucontact.Params
+		bare     bool // no defaults at all
+		when     string
+		cooldown time.Duration
+		window   *schedule.Window
+	}
+	// Closed at testNow (12:00 UTC): opens at 20:00 UTC the same day.
+	evening, err := schedule.Parse("UTC", nil, "20:00", "21:00", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := map[string]def{
+		"salesforce": {cfg: crm.Config{Kind: "salesforce", OrgIDs: []string{sfOrg}}},
+		"hubspot":    {cfg: crm.Config{Kind: "hubspot", Secret: hsSecret}},
+		// Subscription events carry no phone: this source reads the
+		// property value and dials through the source's default agent.
+		"hubsub": {cfg: crm.Config{Kind: "hubspot", Secret: hsSecret},
+			rules:    map[string]any{"destination": "propertyValue"},
+			defaults: ucontact.Params{Agent: "1009", Phone: "1009"}},
+		"pipedrive": {cfg: crm.Config{Kind: "pipedrive", BasicAuth: &crm.BasicAuth{User: pdUser, Password: pdPass}}},
+		"zoho":      {cfg: crm.Config{Kind: "zoho", Secret: zohoToken}},
+		"dynamics":  {cfg: crm.Config{Kind: "dynamics", Secret: dynKey}},
+		"dynhdr": {cfg: crm.Config{Kind: "dynamics", AuthHeaders: map[string]string{"X-Api-Key": dynHeaderKey},
+			AuthQuery: map[string]string{"tenant": dynQueryKey}}},
+		"close":    {cfg: crm.Config{Kind: "close", Secret: closeKey}},
+		"standard": {cfg: crm.Config{Kind: "standard", Secret: stdSecret}},
+		"generic":  {cfg: crm.Config{Kind: "generic"}},
+		"flow":     {cfg: crm.Config{Kind: "generic", Secret: flowToken}},
+		"bare":     {cfg: crm.Config{Kind: "generic"}, bare: true},
+		"gated":    {cfg: crm.Config{Kind: "generic"}, when: `priority == "high"`},
+		"cool":     {cfg: crm.Config{Kind: "generic"}, cooldown: 10 * time.Minute},
+		"windowed": {cfg: crm.Config{Kind: "generic"}, window: evening},
+	}
+	out := map[string]*handlers.Source{}
+	for name, d := range defs {
+		d.cfg.Name = name
+		ad, err := crm.New(d.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := mapping.Spec{
+			Source: name, Kind: ad.Kind(), Preset: ad.Preset(), Rules: d.rules, When: d.when, Region: "UY",
+			Defaults:       d.defaults,
+			GlobalDefaults: ucontact.Params{CallerID: "59829001234", Context: "from-internal", OutQueue: "Ventas->", Tech: "SIP"},
+			Agents: mapping.Agents{
+				Routes: map[string]mapping.Route{
+					"0055g00000Ab1CdAAJ":                   {Agent: "1001", Phone: "1001"}, // salesforce
+					"71234567":                             {Agent: "1002", Phone: "1002"}, // hubspot, standard
+					"20441":                                {Agent: "1003", Phone: "1003"}, // pipedrive
+					"5725767000000211001":                  {Agent: "1004", Phone: "1004"}, // zoho
+					"7e3c2a10-9f1b-ef11-8409-000d3a5c1b2e": {Agent: "1005", Phone: "1005"}, // dynamics
+					"user_7Ab2CdE3fGh4IjK5":                {Agent: "1006", Phone: "1006"}, // close
+					"ana@example.com":                      {Agent: "1007", Phone: "1007"}, // generic
+				},
+			},
+		}
+		if d.bare {
+			spec.GlobalDefaults, spec.Agents = ucontact.Params{}, mapping.Agents{}
+		}
+		mp, err := mapping.Compile(spec)
+		if err != nil {
+			t.Fatalf("source %s: %v", name, err)
+		}
+		out[name] = &handlers.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: d.cooldown, Window: d.window}
+	}
+	return out
+}
+
+// envOptions vary the test environment.
+type envOptions struct {
+	redis        bool           // real Redis instead of the in-memory store
+	store        handlers.Store // replaces the store; no dispatcher then
+	queueMax     int
+	noDispatcher bool
+	adminToken   string
+	maxBody      int64
+}
+
+// env is a server with its store, dispatcher, fake uContact and logs.
+type env struct {
+	t       *testing.T
+	srv     *handlers.Server
+	fake    *fakeUContact
+	logs    *observer.ObservedLogs
+	metrics *metrics.Metrics
+	store   handlers.Store
+	seq     int
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, fake: newFakeUContact(t), metrics: metrics.New(nil)}
+	core, logs := observer.New(zapcore.InfoLevel)
+	e.logs = logs
+	log := zap.New(core)
+
+	var qs store.Store
+	switch {
+	case o.store != nil:
+		e.store = o.store
+	case o.redis:
+		ctx := context.Background()
+		rs, err := store.OpenRedis(ctx, testredis.URL(t), store.RedisOptions{Namespace: testredis.Namespace(t), QueueMax: o.queueMax})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rs.Close() })
+		e.store, qs = rs, rs
+	default:
+		ms := store.NewMemory(0, o.queueMax)
+		e.store, qs = ms, ms
+	}
+	if qs != nil && !o.noDispatcher {
+		cl, err := ucontact.New(ucontact.Config{BaseURL: e.fake.srv.URL, Token: ucToken, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One worker: the queue is served in order, which settle() relies on.
+		d := dispatch.New(qs, cl, log, e.metrics, dispatch.Options{Workers: 1, DialTimeout: 5 * time.Second, Poll: 20 * time.Millisecond, RetryBase: 10 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.Run(ctx, ctx)
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+	}
+	e.srv = handlers.New(handlers.Options{
+		Log: log, Store: e.store, Metrics: e.metrics, Sources: testSources(t), AdminToken: o.adminToken,
+		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond,
+		Now: func() time.Time { return testNow },
+	})
+	return e
+}
+
+// response is a recorded answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r *response) json(t *testing.T) map[string]any {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type %q, want JSON; body %s", ct, r.Body)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("answer %d is not a JSON object: %s", r.Status, r.Body)
+	}
+	return m
+}
+
+func (r *response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
+
+// do serves req; it comes from 192.0.2.1 (not loopback) unless changed.
+func (e *env) do(req *http.Request) *response {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	return &response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// newReq builds a request; hdr holds header name/value pairs.
+func newReq(method, target string, body []byte, hdr ...string) *http.Request {
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	return req
+}
+
+func postReq(target string, body []byte, hdr ...string) *http.Request {
+	return newReq(http.MethodPost, target, body, hdr...)
+}
+
+// loopback makes req come from 127.0.0.1.
+func loopback(req *http.Request) *http.Request {
+	req.RemoteAddr = "127.0.0.1:1234"
+	return req
+}
+
+// admin sends an admin request from loopback.
+func (e *env) admin(method, target string) *response {
+	e.t.Helper()
+	return e.do(loopback(newReq(method, target, nil)))
+}
+
+// event returns GET /events/{id}.
+func (e *env) event(id string) map[string]any {
+	e.t.Helper()
+	r := e.admin(http.MethodGet, "/events/"+id)
+	if r.Status != http.StatusOK {
+		e.t.Fatalf("GET /events/%s = %s", id, r)
+	}
+	return r.json(e.t)
+}
+
+// list returns the events in state.
+func (e *env) list(state string) []map[string]any {
+	e.t.Helper()
+	r := e.admin(http.MethodGet, "/events?limit=1000&state="+state)
+	if r.Status != http.StatusOK {
+		e.t.Fatalf("GET /events?state=%s = %s", state, r)
+	}
+	var out struct {
+		Events []map[string]any `json:"events"`
+	}
+	if err := json.Unmarshal(r.Body, &out); err != nil {
+		e.t.Fatal(err)
+	}
+	return out.Events
+}
+
+const waitLimit = 10 * time.Second
+
+// eventually polls cond until it holds or waitLimit passes.
+func (e *env) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitState waits until the event is in state and returns its record.
+func (e *env) waitState(id, state string) map[string]any {
+	e.t.Helper()
+	var rec map[string]any
+	e.eventually("event "+id+" to be "+state, func() bool {
+		rec = e.event(id)
+		return rec["state"] == state
+	})
+	return rec
+}
+
+// settle sends a marker event through the queue and waits until it is
+// placed: with one worker serving the queue in order, everything queued
+// before it has been dialed by then.
+func (e *env) settle() {
+	e.t.Helper()
+	e.seq++
+	body := fmt.Sprintf(`{"event_id":"settle-%d-%d","destination":"%s","owner":"ana@example.com"}`, time.Now().UnixNano(), e.seq, sentinelDest)
+	r := e.do(postReq("/webhooks/generic", []byte(body)))
+	if r.Status != http.StatusAccepted {
+		e.t.Fatalf("marker = %s", r)
+	}
+	e.waitState(r.json(e.t)["event_id"].(string), "placed")
+}
+
+// wantCalls settles the queue and checks the AgentCalls placed so far:
+// one per wanted destination/agent pair, in any order.
+func (e *env) wantCalls(want ...[2]string) {
+	e.t.Helper()
+	e.settle()
+	got := e.fake.calls()
+	if len(got) != len(want) {
+		e.t.Fatalf("%d AgentCalls %v, want %d %v", len(got), got, len(want), want)
+	}
+	left := append([][2]string(nil), want...)
+	for _, f := range got {
+		found := false
+		for i, w := range left {
+			if f.Get("destination") == w[0] && f.Get("agent") == w[1] && f.Get("phone") == w[1] {
+				left = append(left[:i], left[i+1:]...)
+				found = true
+				break
+			}
+		}
+		if !found {
+			e.t.Errorf("unexpected AgentCall %v (want one of %v)", f, left)
+		}
+		if f.Get("tech") != "SIP" || f.Get("callerid") != "59829001234" || f.Get("context") != "from-internal" || f.Get("outqueue") != "Ventas->" {
+			e.t.Errorf("AgentCall %v misses a default", f)
+		}
+	}
+}
+
+// noSecrets fails when text contains a credential or one of extra.
+func noSecrets(t *testing.T, what string, text []byte, extra ...string) {
+	t.Helper()
+	for _, s := range append(append([]string(nil), secrets...), extra...) {
+		if s != "" && bytes.Contains(text, []byte(s)) {
+			t.Errorf("%s discloses %q: %s", what, s, text)
+		}
+	}
+}
+
+// logText renders every log entry with its fields.
+func (e *env) logText() []byte {
+	var b bytes.Buffer
+	for _, en := range e.logs.All() {
+		fmt.Fprintf(&b, "%s %s %v\n", en.Level, en.Message, en.ContextMap())
+	}
+	return b.Bytes()
+}
+
+func sample(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "crm", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Signers, written apart from the adapters.
+
+func unixS(t time.Time) string  { return strconv.FormatInt(t.Unix(), 10) }
+func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// hubspot requests arrive at http://example.com (httptest's Host).
+const hsURI = "http://example.com/webhooks/"
+
+func hsV3(uri string, body []byte, ts string) string {
+	m := hmac.New(sha256.New, []byte(hsSecret))
+	m.Write([]byte("POST" + uri + string(body) + ts))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func hsV2(uri string, body []byte) string {
+	s := sha256.Sum256([]byte(hsSecret + "POST" + uri + string(body)))
+	return hex.EncodeToString(s[:])
+}
+
+func hsV1(body []byte) string {
+	s := sha256.Sum256([]byte(hsSecret + string(body)))
+	return hex.EncodeToString(s[:])
+}
+
+func hubspotV3Req(source string, body []byte, at time.Time) *http.Request {
+	ts := unixMs(at)
+	return postReq("/webhooks/"+source, body, "Content-Type", "application/json",
+		"X-HubSpot-Signature-v3", hsV3(hsURI+source, body, ts), "X-HubSpot-Request-Timestamp", ts)
+}
+
+func closeSig(ts string, body []byte) string {
+	k, _ := hex.DecodeString(closeKey)
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(ts))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func closeReq(body []byte, at time.Time) *http.Request {
+	ts := unixS(at)
+	return postReq("/webhooks/close", body, "Content-Type", "application/json", "close-sig-hash", closeSig(ts, body), "close-sig-timestamp", ts)
+}
+
+func stdSig(id, ts string, body []byte) string {
+	k, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(stdSecret, "whsec_"))
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(id + "." + ts + "." + string(body)))
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func stdReq(id string, body []byte, at time.Time) *http.Request {
+	ts := unixS(at)
+	return postReq("/webhooks/standard", body, "Content-Type", "application/json",
+		"webhook-id", id, "webhook-timestamp", ts, "webhook-signature", stdSig(id, ts, body))
+}
+
+func pdReq(body []byte, user, pass string) *http.Request {
+	return postReq("/webhooks/pipedrive", body, "Content-Type", "application/json",
+		"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+}
+
+func sfReq(body []byte) *http.Request {
+	return postReq("/webhooks/salesforce", body, "Content-Type", "text/xml; charset=UTF-8", "SOAPAction", `""`)
+}
+
+// sfBody builds an outbound message of notes (see sfNote).
+func sfBody(org string, notes ...string) []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<e:Body><o:notifications xmlns:o="http://soap.sforce.com/2005/09/outbound">
+<o:OrganizationId>` + org + `</o:OrganizationId><o:ActionId>04k5g000000AbCdAAK</o:ActionId>
+<o:SessionId xsi:nil="true"/>` + strings.Join(notes, "\n") + `</o:notifications></e:Body></e:Envelope>`)
+}
+
+// sfNote is a Lead notification; an empty phone leaves Phone out.
+func sfNote(id, recordID, phone string) string {
+	ph := `<sf:Phone xsi:nil="true"/>`
+	if phone != "" {
+		ph = `<sf:Phone>` + phone + `</sf:Phone>`
+	}
+	return `<o:Notification><o:Id>` + id + `</o:Id><o:sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">` +
+		`<sf:Id>` + recordID + `</sf:Id>` + ph + `<sf:MobilePhone xsi:nil="true"/><sf:OwnerId>0055g00000Ab1CdAAJ</sf:OwnerId></o:sObject></o:Notification>`
+}
+
+// wantSOAP checks a SOAP answer: an Ack, or a Fault with faultCode.
+func wantSOAP(t *testing.T, r *response, status int, faultCode string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/xml") {
+		t.Errorf("Content-Type %q, want text/xml", ct)
+	}
+	if faultCode == "" {
+		if !bytes.Equal(r.Body, crm.SOAPAck()) {
+			t.Errorf("answer is not the Ack: %s", r.Body)
+		}
+		return
+	}
+	if !bytes.Contains(r.Body, []byte("<soapenv:Fault>")) || !bytes.Contains(r.Body, []byte("<faultcode>"+faultCode+"</faultcode>")) {
+		t.Errorf("answer is not a %s fault: %s", faultCode, r.Body)
+	}
+}
+
+// wantError checks an error answer {"error":{"code":code,...}}.
+func wantError(t *testing.T, r *response, status int, code string) map[string]any {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	m := r.json(t)
+	ed, _ := m["error"].(map[string]any)
+	if ed == nil || ed["code"] != code || ed["message"] == "" {
+		t.Fatalf("answer %s, want error code %q with a message", r.Body, code)
+	}
+	return ed
+}
+
+// wantStatus checks a JSON answer's HTTP status and "status".
+func wantStatus(t *testing.T, r *response, status int, s string) map[string]any {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	m := r.json(t)
+	if m["status"] != s {
+		t.Fatalf("answer %s, want status %q", r.Body, s)
+	}
+	return m
+}
+
+// stores runs f with the in-memory store and with real Redis.
+func stores(t *testing.T, f func(t *testing.T, redis bool)) {
+	t.Run("memory", func(t *testing.T) { f(t, false) })
+	t.Run("redis", func(t *testing.T) { f(t, true) })
+}
