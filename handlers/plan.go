@@ -27,6 +27,12 @@ type Planned struct {
 // for the call window, expired, rejected (mapping failed) or ignored (the
 // source's `when` did not match). It does no I/O.
 func (src *Source) Plan(events []mapping.Event, now time.Time, dedupTTL time.Duration) []Planned {
+	return src.plan(events, now, dedupTTL, true)
+}
+
+// plan is Plan; without trail the mapping Decisions are not built (the
+// webhook path, which never shows them) and Result.Decisions is nil.
+func (src *Source) plan(events []mapping.Event, now time.Time, dedupTTL time.Duration, trail bool) []Planned {
 	out := make([]Planned, len(events))
 	for i := range events {
 		ev := &events[i]
@@ -35,7 +41,13 @@ func (src *Source) Plan(events []mapping.Event, now time.Time, dedupTTL time.Dur
 			ID: uuid.NewString(), Source: src.Name, Kind: ev.Kind, ReceivedAt: now.UTC(), UpdatedAt: now.UTC(),
 			ObjectType: ev.ObjectType, RecordID: ev.RecordID, State: store.Queued,
 		}
-		res, err := src.Mapper.Map(ev)
+		var res *mapping.Result
+		var err error
+		if trail {
+			res, err = src.Mapper.Map(ev)
+		} else {
+			res, err = src.Mapper.MapParams(ev)
+		}
 		var me *mapping.Error
 		switch {
 		case errors.As(err, &me):

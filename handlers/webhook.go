@@ -116,7 +116,7 @@ func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, str
 		return http.StatusOK, "ignored", nil, c.JSON(http.StatusOK, webhookAnswer{Status: "ignored", Reason: batch.Ignored})
 	}
 
-	plans := src.Plan(batch.Events, req.Now, s.dedup)
+	plans := src.plan(batch.Events, req.Now, s.dedup, dryRun)
 	if dryRun {
 		return http.StatusOK, "dry_run", nil, c.JSON(http.StatusOK, View(src, src.Adapter.Kind(), plans))
 	}

@@ -52,7 +52,8 @@ type Result struct {
 }
 
 // Mapper turns events of one source into AgentCall parameters. It is
-// immutable after Compile and safe for concurrent use.
+// immutable after Compile and safe for concurrent use (its only mutable
+// part is a bounded cache of normalized phone numbers, see phoneCache).
 type Mapper struct {
 	source   string
 	rules    [numKeys]*rule
@@ -65,6 +66,7 @@ type Mapper struct {
 	routes   map[string]Route
 	folded   map[string]Route // routes by lower-cased owner, for emails
 	fallback *Route
+	phones   *phoneCache // NormalizePhone answers; nil: none kept
 }
 
 // Compile checks spec and prepares a Mapper. Every problem found is
@@ -75,6 +77,7 @@ func Compile(spec Spec) (*Mapper, error) {
 		defaults: spec.Defaults,
 		global:   spec.GlobalDefaults,
 		phone:    spec.Phone,
+		phones:   &phoneCache{m: map[string]phoneAnswer{}},
 	}
 	ce := &CompileError{Source: spec.Source}
 	add := func(key, format string, args ...any) {
@@ -208,21 +211,37 @@ const maxStackPaths = 16
 // Result with Matched false and a nil error. On a mapping failure it returns
 // an *Error listing every field at fault, together with the partial Result,
 // whose Decisions explain how far mapping got.
-func (m *Mapper) Map(ev *Event) (*Result, error) {
-	res := &Result{Matched: true, Decisions: make([]string, 0, 12)}
+func (m *Mapper) Map(ev *Event) (*Result, error) { return m.mapEvent(ev, true) }
+
+// MapParams is Map without the Decisions trail (Result.Decisions is nil):
+// the same parameters, ID, Owner, Matched, Warnings and errors, for callers
+// that do not show the trail (the webhook path) and should not pay for it.
+func (m *Mapper) MapParams(ev *Event) (*Result, error) { return m.mapEvent(ev, false) }
+
+func (m *Mapper) mapEvent(ev *Event, trail bool) (*Result, error) {
+	res := &Result{Matched: true}
+	if trail {
+		res.Decisions = make([]string, 0, 12)
+	}
 	if m.when != nil {
 		ok, err := m.when.eval(ev)
 		if err != nil {
 			res.Matched = false
-			res.Decisions = append(res.Decisions, "when: error: "+err.Error())
+			if trail {
+				res.Decisions = append(res.Decisions, "when: error: "+err.Error())
+			}
 			return res, &Error{Fields: map[string]string{"when": err.Error()}}
 		}
 		if !ok {
 			res.Matched = false
-			res.Decisions = append(res.Decisions, "when: false, event ignored ("+m.when.src+")")
+			if trail {
+				res.Decisions = append(res.Decisions, "when: false, event ignored ("+m.when.src+")")
+			}
 			return res, nil
 		}
-		res.Decisions = append(res.Decisions, "when: true ("+m.when.src+")")
+		if trail {
+			res.Decisions = append(res.Decisions, "when: true ("+m.when.src+")")
+		}
 	}
 
 	// Look every path up once.
@@ -248,6 +267,7 @@ func (m *Mapper) Map(ev *Event) (*Result, error) {
 	res.ID, res.Owner = got[kID], got[kOwner]
 	for _, i := range [...]int{kID, kOwner} {
 		switch {
+		case !trail:
 		case got[i] != "":
 			res.Decisions = append(res.Decisions, describe(keyNames[i], got[i], how[i]))
 		case m.rules[i] != nil:
@@ -269,14 +289,25 @@ func (m *Mapper) Map(ev *Event) (*Result, error) {
 	if got[kAgent] == "" && got[kPhone] == "" && got[kOwner] != "" {
 		owner := got[kOwner]
 		if r, ok := m.routes[owner]; ok {
-			route, routeHow = &r, `route for owner "`+owner+`"`
+			route = &r
+			if trail {
+				routeHow = `route for owner "` + owner + `"`
+			}
 		} else if r, ok := m.folded[strings.ToLower(owner)]; ok {
-			route, routeHow = &r, `route for owner "`+owner+`" (case-insensitive)`
+			route = &r
+			if trail {
+				routeHow = `route for owner "` + owner + `" (case-insensitive)`
+			}
 		} else if m.fallback != nil {
-			route, routeHow = m.fallback, `fallback route (owner "`+owner+`" has no route)`
+			route = m.fallback
+			if trail {
+				routeHow = `fallback route (owner "` + owner + `" has no route)`
+			}
 		} else {
 			fail("agent", `owner "`+owner+`" has no route and there is no fallback`)
-			res.Decisions = append(res.Decisions, `agent: owner "`+owner+`" has no route and there is no fallback`)
+			if trail {
+				res.Decisions = append(res.Decisions, `agent: owner "`+owner+`" has no route and there is no fallback`)
+			}
 		}
 	}
 
@@ -310,12 +341,14 @@ func (m *Mapper) Map(ev *Event) (*Result, error) {
 			}
 			continue
 		}
-		if ruleEmpty {
-			from += " (" + m.missing(i) + ")"
+		if trail {
+			if ruleEmpty {
+				from += " (" + m.missing(i) + ")"
+			}
+			res.Decisions = append(res.Decisions, describe(name, v, from))
 		}
-		res.Decisions = append(res.Decisions, describe(name, v, from))
 		if i == kDestination || (i == kCallerID && fromRecord) {
-			n, warn, err := NormalizePhone(v, m.region, m.phone)
+			n, warn, err := m.normalizePhone(v)
 			if err != nil {
 				fail(name, err.Error())
 				continue
@@ -323,7 +356,9 @@ func (m *Mapper) Map(ev *Event) (*Result, error) {
 			if warn != "" {
 				res.Warnings = append(res.Warnings, name+": "+warn)
 			}
-			res.Decisions = append(res.Decisions, name+": "+m.phoneNote(v, n, warn))
+			if trail {
+				res.Decisions = append(res.Decisions, name+": "+m.phoneNote(v, n, warn))
+			}
 			v = n
 		}
 		res.Params.Set(name, v)

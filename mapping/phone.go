@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -175,4 +176,46 @@ func possibleReason(r phonenumbers.ValidationResult) string {
 		return "only dialable locally: add the area code"
 	}
 	return "invalid length"
+}
+
+// phoneCacheMax bounds a Mapper's phoneCache; when full it starts over.
+const phoneCacheMax = 4096
+
+// phoneCache keeps NormalizePhone's answers for one Mapper, whose region and
+// options are fixed. NormalizePhone is a pure function and its parser is
+// the costliest step of mapping (about half of a webhook's CPU time and most
+// of its allocations): a caller id that every event of a source carries, and
+// every redelivery of an event, is parsed once.
+type phoneCache struct {
+	mu sync.RWMutex
+	m  map[string]phoneAnswer
+}
+
+type phoneAnswer struct {
+	number, warning string
+	err             error
+}
+
+// normalizePhone is NormalizePhone with the Mapper's region and options,
+// answered from its cache when the same raw value was seen before.
+func (m *Mapper) normalizePhone(raw string) (number, warning string, err error) {
+	c := m.phones
+	if c == nil {
+		return NormalizePhone(raw, m.region, m.phone)
+	}
+	c.mu.RLock()
+	a, ok := c.m[raw]
+	c.mu.RUnlock()
+	if ok {
+		return a.number, a.warning, a.err
+	}
+	number, warning, err = NormalizePhone(raw, m.region, m.phone)
+	c.mu.Lock()
+	if len(c.m) >= phoneCacheMax {
+		clear(c.m)
+	}
+	// raw may be a substring of a whole record: keep a copy of it only.
+	c.m[strings.Clone(raw)] = phoneAnswer{number, warning, err}
+	c.mu.Unlock()
+	return number, warning, err
 }
