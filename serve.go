@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -140,9 +141,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn(w)
 	}
 
-	var st interface {
-		store.Store
-	}
+	// go-redis reports reconnect attempts through its own logger: route them
+	// to ours, sampled, so that a Redis outage does not flood the log.
+	redis.SetLogger(redisLogger{log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, 10*time.Second, 1, 0)
+	}))})
+	var st store.Store
 	if cfg.RedisURL == "" {
 		log.Warn("no DIALHOOK_REDIS_URL: using the embedded in-memory store; events are lost on restart and replicas share nothing (for trying dialhook out only)")
 		st = store.NewMemory(cfg.Retention.D(), cfg.QueueMax)
@@ -239,4 +243,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return nil
+}
+
+// redisLogger adapts zap to go-redis' internal logger.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn("redis client", zap.String("detail", fmt.Sprintf(format, v...)))
 }

@@ -110,7 +110,6 @@ type e2eRun struct {
 	Seconds       float64 `json:"seconds"`
 	PlacedPerSec  float64 `json:"placed_per_s"`
 	Ceiling       float64 `json:"concurrency_ceiling_per_s,omitempty"`
-	WorkerBound   float64 `json:"min_workers_concurrency_bound_per_s,omitempty"`
 	Note          string  `json:"note"`
 }
 
@@ -249,8 +248,8 @@ func (r *report) print(w io.Writer) {
 	f := r.EndToEnd.Fast
 	fmt.Fprintf(tw, "end to end, 0 ms uContact\t%.0f placed/s\t\t%d webhooks → GUID recorded in %.2fs\n", f.PlacedPerSec, f.Events, f.Seconds)
 	s := r.EndToEnd.Slow
-	fmt.Fprintf(tw, "end to end, %d ms uContact\t%.1f placed/s\t\tconcurrency %d → ceiling %.0f/s; %d workers → bound %.0f/s\n",
-		s.FakeLatencyMs, s.PlacedPerSec, r.Settings.Concurrency, s.Ceiling, r.Settings.Workers, s.WorkerBound)
+	fmt.Fprintf(tw, "end to end, %d ms uContact\t%.1f placed/s\t\tconcurrency %d → ceiling %.0f/s\n",
+		s.FakeLatencyMs, s.PlacedPerSec, r.Settings.Concurrency, s.Ceiling)
 	st := r.Storm
 	if st.SOAP {
 		fmt.Fprintf(tw, "duplicate storm, %d concurrent deliveries\t%d call(s)\t\t%d SOAP Acks (200), %d other\n",

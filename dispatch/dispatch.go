@@ -116,13 +116,17 @@ func New(q Queue, dialer Dialer, log *zap.Logger, m *metrics.Metrics, o Options)
 // Run works until ctx is cancelled: it then stops taking new entries and
 // returns once the calls in flight are finished. Calls in flight use dialCtx,
 // which the caller cancels when the shutdown timeout is over.
+//
+// Workers read the queue; each call runs in a goroutine of its own holding
+// one of Concurrency slots, so a slow uContact is limited by the slots, not
+// by the number of workers.
 func (d *Dispatcher) Run(ctx, dialCtx context.Context) {
-	var wg sync.WaitGroup
+	var wg, calls sync.WaitGroup
 	for i := 0; i < d.o.Workers; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			d.work(ctx, dialCtx, fmt.Sprintf("%s-%d", d.o.Consumer, i))
+			d.work(ctx, dialCtx, fmt.Sprintf("%s-%d", d.o.Consumer, i), &calls)
 		}(i)
 	}
 	wg.Add(1)
@@ -131,14 +135,25 @@ func (d *Dispatcher) Run(ctx, dialCtx context.Context) {
 		d.housekeep(ctx, dialCtx)
 	}()
 	wg.Wait()
+	calls.Wait()
 }
 
-// work is one worker's loop.
-func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string) {
+// work is one worker's loop. It takes a slot before reading an entry, so
+// that no entry waits in this process for a slot after being read.
+func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, calls *sync.WaitGroup) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		select {
+		case d.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		ds, err := d.q.Next(ctx, consumer, 2*time.Second)
-		if err != nil {
+		if err != nil || len(ds) == 0 {
+			<-d.sem
+			if err == nil {
+				continue
+			}
 			if ctx.Err() != nil {
 				return
 			}
@@ -148,9 +163,14 @@ func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		for _, dl := range ds {
-			d.Handle(dialCtx, dl)
-		}
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			defer func() { <-d.sem }()
+			for _, dl := range ds {
+				d.handle(dialCtx, dl)
+			}
+		}()
 	}
 }
 
@@ -206,6 +226,11 @@ func (d *Dispatcher) Handle(ctx context.Context, dl store.Delivery) {
 		return // still pending: another replica takes it over
 	}
 	defer func() { <-d.sem }()
+	d.handle(ctx, dl)
+}
+
+// handle is Handle for a caller that holds a slot.
+func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
 	ev, res, err := d.q.Begin(ctx, dl, d.o.DialTimeout+5*time.Second, d.o.Now())
 	if err != nil {
 		// The entry stays pending and is reclaimed later; nothing was dialed.

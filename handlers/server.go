@@ -74,6 +74,9 @@ func New(o Options) *Server {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 1 << 20
 	}
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = 24 * time.Hour
+	}
 	if o.WaitPoll <= 0 {
 		o.WaitPoll = 50 * time.Millisecond
 	}

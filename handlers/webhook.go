@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -100,7 +103,13 @@ func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, str
 	if err != nil {
 		return 0, "", nil, err
 	}
-	req := &crm.Request{Method: r.Method, URL: r.URL, Host: r.Host, TLS: r.TLS != nil, Header: r.Header, Body: body, Now: s.now()}
+	u := r.URL
+	if dryRun || wait > 0 {
+		// The CRM signed its own URL, without dialhook's query parameters:
+		// a replayed request with ?dry_run=true or ?wait= must still verify.
+		u = withoutParams(r.URL, "dry_run", "wait")
+	}
+	req := &crm.Request{Method: r.Method, URL: u, Host: r.Host, TLS: r.TLS != nil, Header: r.Header, Body: body, Now: s.now()}
 	if err := src.Adapter.Authenticate(req); err != nil {
 		return 0, "", nil, s.adapterError(src, err)
 	}
@@ -215,6 +224,23 @@ func (s *Server) adapterError(src *Source, err error) error {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "unprocessable", Message: err.Error()}
 	}
 	return err
+}
+
+// withoutParams returns a copy of u without the named query parameters,
+// keeping the rest of the raw query exactly as sent.
+func withoutParams(u *url.URL, names ...string) *url.URL {
+	c := *u
+	parts := strings.Split(u.RawQuery, "&")
+	kept := parts[:0:0]
+	for _, p := range parts {
+		key, _, _ := strings.Cut(p, "=")
+		if slices.Contains(names, key) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	c.RawQuery = strings.Join(kept, "&")
+	return &c
 }
 
 // readBody reads the whole body, at most limit bytes.
