@@ -36,7 +36,7 @@ type Queue interface {
 	Next(ctx context.Context, consumer string, block time.Duration) ([]store.Delivery, error)
 	Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]store.Delivery, error)
 	Begin(ctx context.Context, d store.Delivery, hold time.Duration, now time.Time) (*store.Event, store.BeginResult, error)
-	Finish(ctx context.Context, d store.Delivery, out store.Outcome, now time.Time) (*store.Event, error)
+	Finish(ctx context.Context, d store.Delivery, ev *store.Event, out store.Outcome, now time.Time) (*store.Event, error)
 	Promote(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -266,12 +266,12 @@ func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
 	// Record the outcome even when shutting down: the call is done.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	final, ferr := d.q.Finish(fctx, dl, out, d.o.Now())
+	final, ferr := d.q.Finish(fctx, dl, ev, out, d.o.Now())
 	// The call is made and its outcome known: while the store is unreachable
 	// (Redis restarting), keep trying rather than let the event end unknown.
 	for wait := 100 * time.Millisecond; errors.Is(ferr, store.ErrUnavailable) && fctx.Err() == nil; wait = min(2*wait, time.Second) {
 		sleep(fctx, wait)
-		final, ferr = d.q.Finish(fctx, dl, out, d.o.Now())
+		final, ferr = d.q.Finish(fctx, dl, ev, out, d.o.Now())
 	}
 	fields := []zap.Field{zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.Int("attempt", ev.Attempts),
 		zap.String("state", string(out.State)), zap.Duration("latency", lat)}

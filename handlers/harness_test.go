@@ -246,8 +246,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// One worker: the queue is served in order, which settle() relies on.
-		d := dispatch.New(qs, cl, log, e.metrics, dispatch.Options{Workers: 1, DialTimeout: 5 * time.Second, Poll: 20 * time.Millisecond, RetryBase: 10 * time.Millisecond})
+		// One worker and one call in flight: the queue is served in order,
+		// which settle() relies on.
+		d := dispatch.New(qs, cl, log, e.metrics, dispatch.Options{Workers: 1, Concurrency: 1, DialTimeout: 5 * time.Second, Poll: 20 * time.Millisecond, RetryBase: 10 * time.Millisecond})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {

@@ -275,8 +275,8 @@ func (m *Memory) Begin(ctx context.Context, d Delivery, hold time.Duration, now 
 	return clone(&e.Event), Dial, nil
 }
 
-// Finish implements Store.
-func (m *Memory) Finish(ctx context.Context, d Delivery, out Outcome, now time.Time) (*Event, error) {
+// Finish implements Store. It applies out to its own record; ev is not needed.
+func (m *Memory) Finish(ctx context.Context, d Delivery, _ *Event, out Outcome, now time.Time) (*Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if out.Agent != "" {

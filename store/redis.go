@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,6 +35,12 @@ type Redis struct {
 	k         keys
 	retention time.Duration
 	queueMax  int
+
+	// The accept batcher: see acceptLoop.
+	acceptq   chan *acceptCall
+	quit      chan struct{}
+	closeOnce sync.Once
+	loops     sync.WaitGroup
 }
 
 var _ Store = (*Redis)(nil)
@@ -72,8 +79,13 @@ func NewRedis(ctx context.Context, rdb redis.UniversalClient, o RedisOptions) (*
 	if o.Namespace == "" {
 		o.Namespace = "dialhook"
 	}
-	r := &Redis{rdb: rdb, k: newKeys(o.Namespace), retention: o.Retention, queueMax: o.QueueMax}
+	r := &Redis{rdb: rdb, k: newKeys(o.Namespace), retention: o.Retention, queueMax: o.QueueMax,
+		acceptq: make(chan *acceptCall), quit: make(chan struct{})}
 	_ = r.ensureGroup(ctx) // retried by Next when Redis is down now
+	// Loaded again on NOSCRIPT (Redis restarted or flushed its scripts).
+	_ = loadScripts(ctx, rdb)
+	r.loops.Add(1)
+	go r.acceptLoop()
 	return r, nil
 }
 
@@ -93,14 +105,16 @@ func wrap(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrClosed) ||
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "LOADING") ||
-		strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "reset by peer") {
+		strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "reset by peer") ||
+		// the script is not loaded yet (Redis restarted): it did not run; retry
+		redis.HasErrorPrefix(err, "NOSCRIPT") {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return fmt.Errorf("store: redis: %w", err)
 }
 
 // Lua helpers shared by the scripts: read an event's fields, move it between
-// state indexes.
+// state indexes, acknowledge a queue entry.
 const luaLib = `
 local P = ARGV[1]
 local A = {unpack(ARGV, 2)}
@@ -112,6 +126,9 @@ end
 local function read(id)
   return redis.call('HMGET', P..'ev:'..id, 'doc', 'state', 'attempts', 'dups', 'rcv')
 end
+local function ack(ref)
+  redis.call('XACK', P..'q', 'dialhook', ref); redis.call('XDEL', P..'q', ref)
+end
 `
 
 // accept: KEYS dedup, cooldown; ARGV id, doc, state, dedupTTLms, retentionS,
@@ -120,8 +137,8 @@ var acceptScript = redis.NewScript(luaLib + `
 if KEYS[1] ~= '' then
   local old = redis.call('GET', KEYS[1])
   if old then
-    if redis.call('EXISTS', P..'ev:'..old) == 1 then redis.call('HINCRBY', P..'ev:'..old, 'dups', 1) end
     local f = read(old)
+    if f[1] then f[4] = tostring(redis.call('HINCRBY', P..'ev:'..old, 'dups', 1)) end
     return {'dup', old, f[1], f[2], f[3], f[4]}
   end
 end
@@ -135,34 +152,35 @@ end
 local id = A[1]
 local ev = P..'ev:'..id
 if KEYS[1] ~= '' then redis.call('SET', KEYS[1], id, 'PX', A[4]) end
-redis.call('HSET', ev, 'doc', A[2], 'attempts', 0, 'dups', 0, 'rcv', A[7], 'agent', A[10])
-setstate(id, nil, state, A[7])
+redis.call('HSET', ev, 'doc', A[2], 'state', state, 'attempts', 0, 'dups', 0, 'rcv', A[7], 'agent', A[10])
+redis.call('ZADD', P..'st:'..state, A[7], id)
 redis.call('EXPIRE', ev, A[5])
 if state == 'queued' then redis.call('XADD', P..'q', '*', 'id', id) end
 if state == 'scheduled' then redis.call('ZADD', P..'due', A[8], id) end
 return {'new', id, state}
 `)
 
-// begin: ARGV id, ref, holdMs, nowMs.
+// begin: ARGV id, ref, holdMs, nowMs. It answers the record as it leaves it
+// (doc, state, attempts, dups) without reading it again.
 var beginScript = redis.NewScript(luaLib + `
 local id = A[1]
-local f = read(id)
+local ev = P..'ev:'..id
+local f = redis.call('HMGET', ev, 'doc', 'state', 'attempts', 'dups', 'rcv', 'agent')
 local st = f[2]
 if not st then
-  redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2])
+  ack(A[2])
   return {'skip'}
 end
 if st == 'dialing' then
   setstate(id, st, 'unknown', f[5])
-  redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2])
-  f = read(id)
-  return {'interrupted', f[1], f[2], f[3], f[4]}
+  ack(A[2])
+  return {'interrupted', f[1], 'unknown', f[3], f[4]}
 end
 if st ~= 'queued' then
-  redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2])
+  ack(A[2])
   return {'skip', f[1], f[2], f[3], f[4]}
 end
-local agent = redis.call('HGET', P..'ev:'..id, 'agent')
+local agent = f[6]
 if agent and agent ~= '' then
   local akey = P..'agent:'..agent
   if redis.call('SET', akey, id, 'NX', 'PX', A[3]) == false and redis.call('GET', akey) ~= id then
@@ -173,45 +191,60 @@ if agent and agent ~= '' then
     -- finish wakes the agent's waiters when the call ends, before the hold runs out
     redis.call('SADD', P..'agentw:'..agent, id)
     redis.call('PEXPIRE', P..'agentw:'..agent, wait + 60000)
-    redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2])
+    ack(A[2])
     return {'busy', f[1], f[2], f[3], f[4], tostring(due)}
   end
-  redis.call('SREM', P..'agentw:'..agent, id)
+  -- No SREM from agentw: an event that holds the agent is in no index of
+  -- due events, so waking it is a no-op, and its own finish deletes the set.
 end
-setstate(id, st, 'dialing', f[5])
-redis.call('HINCRBY', P..'ev:'..id, 'attempts', 1)
-f = read(id)
-return {'dial', f[1], f[2], f[3], f[4]}
+local n = (tonumber(f[3]) or 0) + 1
+redis.call('ZREM', P..'st:queued', id)
+redis.call('ZADD', P..'st:dialing', f[5], id)
+redis.call('HSET', ev, 'state', 'dialing', 'attempts', n)
+return {'dial', f[1], 'dialing', tostring(n), f[4]}
 `)
 
 // finish: ARGV id, ref, state, doc, guid, dueMs, agentKey, gapMs, nowMs,
-// agentWaitersKey.
+// agentWaitersKey, retentionMs. The caller built doc from the record Begin
+// answered; the script checks the event is still dialing and answers its
+// state, attempts and dups (the caller has the rest).
 var finishScript = redis.NewScript(luaLib + `
 local id = A[1]
-local f = read(id)
+local ev = P..'ev:'..id
+local f = redis.call('HMGET', ev, 'state', 'attempts', 'dups', 'rcv')
 if A[7] ~= '' and redis.call('GET', A[7]) == id then
   if tonumber(A[8]) > 0 then redis.call('PEXPIRE', A[7], A[8]) else redis.call('DEL', A[7]) end
   -- the agent is free once its gap is over: its waiting events are due then
   local at = tonumber(A[9]) + tonumber(A[8])
-  for _, w in ipairs(redis.call('SMEMBERS', A[10])) do
-    local s = redis.call('ZSCORE', P..'due', w)
-    if s and tonumber(s) > at then redis.call('ZADD', P..'due', at, w) end
+  local ws = redis.call('SMEMBERS', A[10])
+  if #ws > 0 then
+    for _, w in ipairs(ws) do
+      local s = redis.call('ZSCORE', P..'due', w)
+      if s and tonumber(s) > at then redis.call('ZADD', P..'due', at, w) end
+    end
+    redis.call('DEL', A[10])
   end
-  redis.call('DEL', A[10])
 end
-if f[2] ~= 'dialing' then
-  if A[2] ~= '' then redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2]) end
-  return {'conflict', f[1], f[2], f[3], f[4]}
+if f[1] ~= 'dialing' then
+  if A[2] ~= '' then ack(A[2]) end
+  local g = read(id)
+  return {'conflict', g[1], g[2], g[3], g[4]}
 end
-redis.call('HSET', P..'ev:'..id, 'doc', A[4])
-setstate(id, f[2], A[3], f[5])
+redis.call('HSET', ev, 'doc', A[4], 'state', A[3])
+redis.call('ZREM', P..'st:dialing', id)
+redis.call('ZADD', P..'st:'..A[3], f[4], id)
 if A[5] ~= '' then
-  redis.call('SET', P..'guid:'..A[5], id, 'EX', redis.call('TTL', P..'ev:'..id))
+  -- the GUID lives as long as the record: received + retention (EXPIRE at accept)
+  local exp = (tonumber(f[4]) or 0) + tonumber(A[11])
+  if exp > tonumber(A[9]) then
+    redis.call('SET', P..'guid:'..A[5], id, 'PXAT', exp)
+  else
+    redis.call('SET', P..'guid:'..A[5], id, 'EX', math.max(redis.call('TTL', ev), 1))
+  end
 end
 if A[3] == 'queued' or A[3] == 'scheduled' then redis.call('ZADD', P..'due', A[6], id) end
-if A[2] ~= '' then redis.call('XACK', P..'q', 'dialhook', A[2]); redis.call('XDEL', P..'q', A[2]) end
-f = read(id)
-return {'ok', f[1], f[2], f[3], f[4]}
+if A[2] ~= '' then ack(A[2]) end
+return {'ok', A[3], f[2], f[3]}
 `)
 
 // promote: ARGV nowMs, limit.
@@ -220,9 +253,9 @@ local ids = redis.call('ZRANGEBYSCORE', P..'due', '-inf', A[1], 'LIMIT', 0, tonu
 local n = 0
 for _, id in ipairs(ids) do
   redis.call('ZREM', P..'due', id)
-  local f = read(id)
-  if f[2] == 'scheduled' or f[2] == 'queued' then
-    if f[2] == 'scheduled' then setstate(id, f[2], 'queued', f[5]) end
+  local f = redis.call('HMGET', P..'ev:'..id, 'state', 'rcv')
+  if f[1] == 'scheduled' or f[1] == 'queued' then
+    if f[1] == 'scheduled' then setstate(id, f[1], 'queued', f[2]) end
     redis.call('XADD', P..'q', '*', 'id', id)
     n = n + 1
   end
@@ -236,11 +269,11 @@ local id = A[1]
 local f = read(id)
 if not f[2] then return {'missing'} end
 if f[2] ~= 'unknown' and f[2] ~= 'failed' and f[2] ~= 'rejected' then return {'conflict', f[1], f[2], f[3], f[4]} end
-redis.call('HSET', P..'ev:'..id, 'doc', A[2])
-setstate(id, f[2], 'queued', f[5])
+redis.call('ZREM', P..'st:'..f[2], id)
+redis.call('ZADD', P..'st:queued', f[5], id)
+redis.call('HSET', P..'ev:'..id, 'doc', A[2], 'state', 'queued')
 redis.call('XADD', P..'q', '*', 'id', id)
-f = read(id)
-return {'ok', f[1], f[2], f[3], f[4]}
+return {'ok', A[2], 'queued', f[3], f[4]}
 `)
 
 // decode builds an Event from doc, state, attempts, dups.
@@ -267,43 +300,35 @@ func decode(vals []any) (*Event, error) {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// Accept implements Store. A batch goes to Redis in one pipeline.
+// Accept implements Store. Each submission is one EVALSHA of the accept
+// script, atomic on its own. The commands of concurrent Accept calls are
+// sent together, in one pipeline, by the accept batcher (acceptLoop).
 func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, error) {
 	cmds := make([]*redis.Cmd, len(subs))
-	run := func(p redis.Scripter) error {
-		for i, s := range subs {
-			e := s.Event
-			doc, err := json.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("store: encode: %w", err)
-			}
-			dedup, cool := "", ""
-			if s.DedupKey != "" {
-				dedup = r.k.dedup + s.DedupKey
-			}
-			if s.CooldownKey != "" && s.CooldownTTL > 0 {
-				cool = r.k.cool + s.CooldownKey
-			}
-			var due int64
-			if e.DueAt != nil {
-				due = ms(*e.DueAt)
-			}
-			cmds[i] = acceptScript.Run(ctx, p, []string{dedup, cool},
-				r.k.p, e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), int64(r.retention.Seconds()),
-				r.queueMax, ms(e.ReceivedAt), due, max(s.CooldownTTL.Milliseconds(), 1), e.Params.Agent)
+	sha := acceptScript.Hash()
+	for i, s := range subs {
+		e := s.Event
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("store: encode: %w", err)
 		}
-		return nil
+		dedup, cool := "", ""
+		if s.DedupKey != "" {
+			dedup = r.k.dedup + s.DedupKey
+		}
+		if s.CooldownKey != "" && s.CooldownTTL > 0 {
+			cool = r.k.cool + s.CooldownKey
+		}
+		var due int64
+		if e.DueAt != nil {
+			due = ms(*e.DueAt)
+		}
+		cmds[i] = redis.NewCmd(ctx, "evalsha", sha, 2, dedup, cool,
+			r.k.p, e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), int64(r.retention.Seconds()),
+			r.queueMax, ms(e.ReceivedAt), due, max(s.CooldownTTL.Milliseconds(), 1), e.Params.Agent)
 	}
-	if len(subs) == 1 {
-		if err := run(r.rdb); err != nil {
-			return nil, err
-		}
-	} else {
-		pipe := r.rdb.Pipeline()
-		if err := run(pipe); err != nil {
-			return nil, err
-		}
-		_, _ = pipe.Exec(ctx) // errors are read per command below
+	if err := r.send(ctx, cmds); err != nil {
+		return nil, err
 	}
 	out := make([]Accepted, len(subs))
 	for i, c := range cmds {
@@ -328,6 +353,142 @@ func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, erro
 		}
 	}
 	return out, nil
+}
+
+// batchedScripts go through the batcher; loadScripts loads them.
+var batchedScripts = []*redis.Script{acceptScript, beginScript, finishScript}
+
+func loadScripts(ctx context.Context, rdb redis.Scripter) error {
+	for _, sc := range batchedScripts {
+		if err := sc.Load(ctx, rdb).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evalsha is one script call for the batcher.
+func evalsha(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, "evalsha", sc.Hash(), len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	return redis.NewCmd(ctx, append(a, args...)...)
+}
+
+// maxBatch bounds the commands the accept batcher sends in one pipeline.
+const maxBatch = 128
+
+// acceptCall is one Accept waiting for the batcher.
+type acceptCall struct {
+	ctx  context.Context
+	cmds []*redis.Cmd
+	done chan error // buffered: the batcher never waits for the caller
+}
+
+var errClosed = fmt.Errorf("%w: store closed", ErrUnavailable)
+
+// send hands cmds to the accept batcher and waits for their answers. When
+// ctx ends first, the commands may still run: the caller answers an error,
+// the sender retries, and a recorded event becomes a duplicate.
+func (r *Redis) send(ctx context.Context, cmds []*redis.Cmd) error {
+	c := &acceptCall{ctx: ctx, cmds: cmds, done: make(chan error, 1)}
+	select {
+	case r.acceptq <- c:
+	case <-r.quit:
+		return errClosed
+	case <-ctx.Done():
+		return wrap(ctx.Err())
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return wrap(ctx.Err())
+	}
+}
+
+// acceptLoop is the accept batcher. It takes the Accept calls that are
+// waiting (one at least, it never waits to fill a batch) and sends their
+// scripts in one pipeline: one write and one read for many webhooks. Each
+// script stays atomic on its own; batching only shares the round trip.
+func (r *Redis) acceptLoop() {
+	defer r.loops.Done()
+	var calls []*acceptCall
+	for {
+		select {
+		case c := <-r.acceptq:
+			calls = append(calls[:0], c)
+		case <-r.quit:
+			return
+		}
+		n := len(calls[0].cmds)
+	fill:
+		for n < maxBatch {
+			select {
+			case c := <-r.acceptq:
+				calls = append(calls, c)
+				n += len(c.cmds)
+			default:
+				break fill
+			}
+		}
+		r.runBatch(calls)
+		clear(calls)
+	}
+}
+
+// runBatch sends the commands of calls in one pipeline and answers each
+// call. A caller whose context is over before the batch is sent is left out.
+// The pipeline itself runs without any one caller's context, so that one
+// cancelled request does not fail the others.
+func (r *Redis) runBatch(calls []*acceptCall) {
+	live := calls[:0:0]
+	var cmds []*redis.Cmd
+	for _, c := range calls {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- wrap(err)
+			continue
+		}
+		live = append(live, c)
+		cmds = append(cmds, c.cmds...)
+	}
+	if len(cmds) == 0 {
+		return
+	}
+	ctx := context.Background()
+	for try := 0; ; try++ {
+		pipe := r.rdb.Pipeline()
+		for _, cmd := range cmds {
+			_ = pipe.Process(ctx, cmd)
+		}
+		_, _ = pipe.Exec(ctx) // errors are read per command by the callers
+		// NOSCRIPT: Redis lost the script (restart, SCRIPT FLUSH); that
+		// command did not run. Load the script and send those again.
+		var again []*redis.Cmd
+		for _, cmd := range cmds {
+			if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+				again = append(again, cmd)
+			}
+		}
+		if len(again) == 0 || try == 2 {
+			break
+		}
+		if err := loadScripts(ctx, r.rdb); err != nil {
+			for _, cmd := range again {
+				cmd.SetErr(err) // Redis is loading or gone again: unavailable
+			}
+			break
+		}
+		for _, cmd := range again {
+			cmd.SetErr(nil)
+		}
+		cmds = again
+	}
+	for _, c := range live {
+		c.done <- nil
+	}
 }
 
 // Get implements Store.
@@ -428,7 +589,11 @@ func (r *Redis) Reclaim(ctx context.Context, consumer string, idle time.Duration
 
 // Begin implements Store.
 func (r *Redis) Begin(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (*Event, BeginResult, error) {
-	vals, err := beginScript.Run(ctx, r.rdb, nil, r.k.p, d.EventID, d.Ref, max(hold.Milliseconds(), 1), ms(now)).Slice()
+	cmd := evalsha(ctx, beginScript, nil, r.k.p, d.EventID, d.Ref, max(hold.Milliseconds(), 1), ms(now))
+	if err := r.send(ctx, []*redis.Cmd{cmd}); err != nil {
+		return nil, Skip, err
+	}
+	vals, err := cmd.Slice()
 	if err != nil {
 		return nil, Skip, wrap(err)
 	}
@@ -453,11 +618,17 @@ func (r *Redis) Begin(ctx context.Context, d Delivery, hold time.Duration, now t
 	return e, Skip, nil
 }
 
-// Finish implements Store.
-func (r *Redis) Finish(ctx context.Context, d Delivery, out Outcome, now time.Time) (*Event, error) {
-	cur, err := r.Get(ctx, d.EventID)
-	if err != nil {
-		return nil, err
+// Finish implements Store. ev is the record Begin answered for d (nil: it
+// is read first); the record changes only through Finish while it is dialing.
+func (r *Redis) Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, now time.Time) (*Event, error) {
+	var cur *Event
+	if ev != nil && ev.ID == d.EventID {
+		cur = clone(ev)
+	} else {
+		var err error
+		if cur, err = r.Get(ctx, d.EventID); err != nil {
+			return nil, err
+		}
 	}
 	apply(cur, out, now)
 	doc, err := json.Marshal(cur)
@@ -472,16 +643,35 @@ func (r *Redis) Finish(ctx context.Context, d Delivery, out Outcome, now time.Ti
 	if !out.DueAt.IsZero() {
 		due = ms(out.DueAt)
 	}
-	vals, err := finishScript.Run(ctx, r.rdb, nil, r.k.p, d.EventID, d.Ref, string(out.State), doc,
-		strings.ToLower(out.CallGUID), due, akey, out.MinGap.Milliseconds(), ms(now), wkey).Slice()
+	cmd := evalsha(ctx, finishScript, nil, r.k.p, d.EventID, d.Ref, string(out.State), doc,
+		strings.ToLower(out.CallGUID), due, akey, out.MinGap.Milliseconds(), ms(now), wkey, r.retention.Milliseconds())
+	if err := r.send(ctx, []*redis.Cmd{cmd}); err != nil {
+		return nil, err
+	}
+	vals, err := cmd.Slice()
 	if err != nil {
 		return nil, wrap(err)
 	}
-	e, derr := decode(vals[1:5])
 	if vals[0] == "conflict" {
+		e, derr := decode(vals[1:5])
+		if errors.Is(derr, ErrNotFound) {
+			return nil, ErrNotFound
+		}
 		return e, ErrConflict
 	}
-	return e, derr
+	if len(vals) < 4 {
+		return nil, fmt.Errorf("store: finish: unexpected answer %v", vals)
+	}
+	if s, ok := vals[1].(string); ok {
+		cur.State = State(s)
+	}
+	if s, ok := vals[2].(string); ok {
+		cur.Attempts, _ = strconv.Atoi(s)
+	}
+	if s, ok := vals[3].(string); ok {
+		cur.Duplicates, _ = strconv.Atoi(s)
+	}
+	return cur, nil
 }
 
 // apply writes an outcome onto a record.
@@ -570,8 +760,12 @@ func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
 // Ping implements Store.
 func (r *Redis) Ping(ctx context.Context) error { return wrap(r.rdb.Ping(ctx).Err()) }
 
-// Close implements Store.
-func (r *Redis) Close() error { return r.rdb.Close() }
+// Close implements Store. Accept calls after Close answer ErrUnavailable.
+func (r *Redis) Close() error {
+	r.closeOnce.Do(func() { close(r.quit) })
+	r.loops.Wait()
+	return r.rdb.Close()
+}
 
 // Client exposes the underlying client (for tests and the bench harness).
 func (r *Redis) Client() redis.UniversalClient { return r.rdb }

@@ -179,8 +179,10 @@ type Store interface {
 	// also takes the pacing slot of the event's agent for at most hold: one
 	// call in flight per agent across every replica.
 	Begin(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (*Event, BeginResult, error)
-	// Finish records the outcome of a Dialing event and acknowledges d.
-	Finish(ctx context.Context, d Delivery, out Outcome, now time.Time) (*Event, error)
+	// Finish records the outcome of a Dialing event and acknowledges d. ev
+	// is the record Begin answered for d: Finish builds the new record from
+	// it instead of reading it again (nil: Finish reads it).
+	Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, now time.Time) (*Event, error)
 	// Promote moves due scheduled events and retries into the queue.
 	Promote(ctx context.Context, now time.Time) (int, error)
 	// Redial puts an Unknown, Failed or Rejected event back in the queue.

@@ -168,20 +168,38 @@ func TestDialLifecycle(t *testing.T) {
 			t.Fatalf("begin = %+v %v %v", got, res, err)
 		}
 		guid := uuid.NewString()
-		fin, err := s.Finish(ctx, d, store.Outcome{State: store.Placed, CallGUID: guid, Agent: "a1"}, time.Now())
-		if err != nil || fin.State != store.Placed || fin.CallGUID != guid {
+		// A redelivery while dialing counts as a duplicate of the record.
+		if dup := accept1(t, s, sub(newEvent("a1"), "generic:l1")); !dup.Duplicate {
+			t.Fatalf("redelivery = %+v", dup)
+		}
+		fin, err := s.Finish(ctx, d, got, store.Outcome{State: store.Placed, CallGUID: guid, Agent: "a1"}, time.Now())
+		if err != nil || fin.State != store.Placed || fin.CallGUID != guid || fin.Attempts != 1 || fin.Duplicates != 1 || fin.Params != e.Params || fin.ID != e.ID {
 			t.Fatalf("finish = %+v %v", fin, err)
 		}
+		if got.State != store.Dialing || got.CallGUID != "" {
+			t.Fatalf("finish changed the caller's record: %+v", got)
+		}
 		byGUID, err := s.GetByGUID(ctx, guid)
-		if err != nil || byGUID.ID != e.ID || byGUID.State != store.Placed {
+		if err != nil || byGUID.ID != e.ID || byGUID.State != store.Placed || byGUID.CallGUID != guid || byGUID.Attempts != 1 || byGUID.Duplicates != 1 || byGUID.Params != e.Params {
 			t.Fatalf("by guid = %+v %v", byGUID, err)
+		}
+		if list, err := s.List(ctx, store.Placed, 10); err != nil || len(list) != 1 || list[0].ID != e.ID {
+			t.Fatalf("list placed = %v %v", list, err)
+		}
+		if st, err := s.Stats(ctx, time.Now()); err != nil || st.ByState[store.Placed] != 1 || st.ByState[store.Dialing] != 0 || st.ByState[store.Queued] != 0 {
+			t.Fatalf("stats = %+v %v", st, err)
 		}
 		// A stale second delivery of the same event is skipped.
 		if _, res, _ := s.Begin(ctx, d, time.Minute, time.Now()); res != store.Skip {
 			t.Fatalf("begin on placed = %v, want Skip", res)
 		}
-		if _, err := s.Finish(ctx, d, store.Outcome{State: store.Failed}, time.Now()); !errors.Is(err, store.ErrConflict) {
-			t.Fatalf("finish on placed: %v", err)
+		for _, ev := range []*store.Event{nil, got} {
+			if _, err := s.Finish(ctx, d, ev, store.Outcome{State: store.Failed}, time.Now()); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("finish on placed (record given: %v): %v", ev != nil, err)
+			}
+		}
+		if again, err := s.Get(ctx, e.ID); err != nil || again.State != store.Placed || again.CallGUID != guid {
+			t.Fatalf("after conflicting finish = %+v %v", again, err)
 		}
 	})
 }
@@ -236,9 +254,9 @@ func TestRetryAndScheduledArePromotedWhenDue(t *testing.T) {
 		e := newEvent("a1")
 		accept1(t, s, sub(e, "generic:r1"))
 		d := next1(t, s)
-		s.Begin(ctx, d, time.Minute, now)
+		ev, _, _ := s.Begin(ctx, d, time.Minute, now)
 		due := now.Add(time.Hour)
-		if _, err := s.Finish(ctx, d, store.Outcome{State: store.Queued, DueAt: due, ErrorKind: "unavailable"}, now); err != nil {
+		if _, err := s.Finish(ctx, d, ev, store.Outcome{State: store.Queued, DueAt: due, ErrorKind: "unavailable"}, now); err != nil {
 			t.Fatal(err)
 		}
 		sch := newEvent("a2")
@@ -263,6 +281,12 @@ func TestRetryAndScheduledArePromotedWhenDue(t *testing.T) {
 		if d3.EventID != sch.ID || res != store.Dial || got.State != store.Dialing {
 			t.Fatalf("scheduled event: %s %v %s", d3.EventID, res, got.State)
 		}
+		// Without the record of Begin, Finish reads it.
+		guid := uuid.NewString()
+		fin, err := s.Finish(ctx, d3, nil, store.Outcome{State: store.Placed, CallGUID: guid}, now)
+		if err != nil || fin.ID != sch.ID || fin.State != store.Placed || fin.CallGUID != guid || fin.Attempts != 1 || fin.Params != sch.Params {
+			t.Fatalf("finish without the record = %+v %v", fin, err)
+		}
 	})
 }
 
@@ -274,7 +298,8 @@ func TestAgentPacing(t *testing.T) {
 		accept1(t, s, sub(a, "generic:p1"))
 		accept1(t, s, sub(b, "generic:p2"))
 		da, db := next1(t, s), next1(t, s)
-		if _, res, _ := s.Begin(ctx, da, time.Minute, now); res != store.Dial {
+		eva, res, _ := s.Begin(ctx, da, time.Minute, now)
+		if res != store.Dial {
 			t.Fatalf("first begin = %v", res)
 		}
 		got, res, err := s.Begin(ctx, db, time.Minute, now)
@@ -282,7 +307,7 @@ func TestAgentPacing(t *testing.T) {
 			t.Fatalf("second begin = %v %+v %v", res, got, err)
 		}
 		// The first call ends with a 30s gap: the agent is still busy.
-		s.Finish(ctx, da, store.Outcome{State: store.Placed, CallGUID: uuid.NewString(), Agent: "agent-7", MinGap: 30 * time.Second}, now)
+		s.Finish(ctx, da, eva, store.Outcome{State: store.Placed, CallGUID: uuid.NewString(), Agent: "agent-7", MinGap: 30 * time.Second}, now)
 		if n, _ := s.Promote(ctx, now.Add(2*time.Minute)); n != 1 {
 			t.Fatalf("promote = %d", n)
 		}
