@@ -21,6 +21,7 @@ import (
 
 	"dialhook/mapping"
 	"dialhook/schedule"
+	"dialhook/store"
 	"dialhook/ucontact"
 )
 
@@ -305,8 +306,8 @@ func (c *Config) validate() []string {
 		add("listen (DIALHOOK_ADDR): must not be empty, e.g. :8080")
 	}
 	if c.RedisURL != "" {
-		if _, err := url.Parse(c.RedisURL); err != nil || !(strings.HasPrefix(c.RedisURL, "redis://") || strings.HasPrefix(c.RedisURL, "rediss://") || strings.HasPrefix(c.RedisURL, "unix://")) {
-			add("redis_url (DIALHOOK_REDIS_URL): %q is not a redis:// or rediss:// URL", MaskURL(c.RedisURL))
+		if _, err := store.ParseRedisURL(c.RedisURL); err != nil {
+			add("redis_url (DIALHOOK_REDIS_URL): %q: %v (e.g. redis://127.0.0.1:6379/0)", MaskURL(c.RedisURL), err)
 		}
 	}
 	switch c.LogFormat {

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,20 +54,66 @@ type RedisOptions struct {
 	Namespace string        // key prefix (default "dialhook"); deployments sharing a Redis use their own
 }
 
-// OpenRedis connects to the Redis named by url (redis://, rediss://; a
-// comma-separated list of addresses in the URL's host selects Cluster) and
+// OpenRedis connects to the Redis named by url (see ParseRedisURL) and
 // prepares the queue. It does not fail when Redis is down: Ping tells.
 func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) {
-	opt, err := redis.ParseURL(url)
+	uo, err := ParseRedisURL(url)
+	if err != nil {
+		return nil, err
+	}
+	uo.PoolSize, uo.MinIdleConns = 64, 4
+	uo.ReadTimeout, uo.WriteTimeout = 3*time.Second, 3*time.Second
+	return NewRedis(ctx, redis.NewUniversalClient(uo), o)
+}
+
+// ParseRedisURL reads redis://[user:password@]host:port[,host:port…][/db][?master=NAME]
+// (rediss:// for TLS) into options for go-redis' UniversalClient: one
+// address is a single Redis; several are a Cluster; with ?master=NAME they
+// are Sentinels watching the master NAME.
+func ParseRedisURL(raw string) (*redis.UniversalOptions, error) {
+	u, err := neturl.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("store: redis url: %w", err)
 	}
-	uo := &redis.UniversalOptions{
-		Addrs: strings.Split(opt.Addr, ","), DB: opt.DB, Username: opt.Username, Password: opt.Password,
-		TLSConfig: opt.TLSConfig, PoolSize: 64, MinIdleConns: 4,
-		ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, fmt.Errorf("store: redis url: scheme %q: use redis:// or rediss://", u.Scheme)
 	}
-	return NewRedis(ctx, redis.NewUniversalClient(uo), o)
+	o := &redis.UniversalOptions{}
+	for _, a := range strings.Split(u.Host, ",") {
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(a, "6379")
+		}
+		o.Addrs = append(o.Addrs, a)
+	}
+	if len(o.Addrs) == 0 {
+		return nil, errors.New("store: redis url: no host")
+	}
+	if u.User != nil {
+		o.Username = u.User.Username()
+		o.Password, _ = u.User.Password()
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		if o.DB, err = strconv.Atoi(db); err != nil || o.DB < 0 {
+			return nil, fmt.Errorf("store: redis url: database %q is not a number", db)
+		}
+	}
+	q := u.Query()
+	o.MasterName = q.Get("master")
+	q.Del("master")
+	if len(q) > 0 {
+		return nil, fmt.Errorf("store: redis url: unknown option %q (only master= is read)", u.RawQuery)
+	}
+	if o.DB != 0 && len(o.Addrs) > 1 && o.MasterName == "" {
+		return nil, errors.New("store: redis url: Redis Cluster has only database 0")
+	}
+	if u.Scheme == "rediss" {
+		host, _, _ := net.SplitHostPort(o.Addrs[0])
+		o.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	return o, nil
 }
 
 // NewRedis wraps an existing client.
