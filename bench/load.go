@@ -104,9 +104,22 @@ func do(t *target, src *source, n uint64) (int, time.Duration) {
 // closedLoop runs workers that each send the next unique event as soon as
 // the previous one is answered, for d.
 func closedLoop(t *target, src *source, workers int, d time.Duration) *result {
-	rc := newRecorder()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	return drive(t, src, workers, func() bool { return ctx.Err() == nil })
+}
+
+// count sends exactly n events with the given concurrency.
+func count(t *target, src *source, workers, n int) *result {
+	var left atomic.Int64
+	left.Store(int64(n))
+	return drive(t, src, workers, func() bool { return left.Add(-1) >= 0 })
+}
+
+// drive runs workers that each send the next unique event as soon as the
+// previous one is answered, while more says so.
+func drive(t *target, src *source, workers int, more func() bool) *result {
+	rc := newRecorder()
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range workers {
@@ -115,38 +128,7 @@ func closedLoop(t *target, src *source, workers int, d time.Duration) *result {
 			defer wg.Done()
 			lat := make([]time.Duration, 0, 4096)
 			st := map[int]int64{}
-			for ctx.Err() == nil {
-				rc.sent.Add(1)
-				code, l := do(t, src, ids.Add(1))
-				st[code]++
-				if code >= 200 && code < 300 {
-					rc.ok.Add(1)
-					lat = append(lat, l)
-				} else {
-					rc.failed.Add(1)
-				}
-			}
-			rc.add(lat, st)
-		}()
-	}
-	wg.Wait()
-	return rc.result(time.Since(start))
-}
-
-// count sends exactly n events with the given concurrency.
-func count(t *target, src *source, workers, n int) *result {
-	rc := newRecorder()
-	var left atomic.Int64
-	left.Store(int64(n))
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st := map[int]int64{}
-			var lat []time.Duration
-			for left.Add(-1) >= 0 {
+			for more() {
 				rc.sent.Add(1)
 				code, l := do(t, src, ids.Add(1))
 				st[code]++
