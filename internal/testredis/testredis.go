@@ -172,3 +172,11 @@ func Namespace(t testing.TB) string {
 }
 
 var counter atomic.Int64
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// Silence stops go-redis' own logger, for a TestMain: outage tests would
+// otherwise flood the output with its reconnect attempts.
+func Silence() { redis.SetLogger(quiet{}) }
