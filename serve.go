@@ -149,9 +149,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var st store.Store
 	if cfg.RedisURL == "" {
 		log.Warn("no DIALHOOK_REDIS_URL: using the embedded in-memory store; events are lost on restart and replicas share nothing (for trying dialhook out only)")
-		st = store.NewMemory(cfg.Retention.D(), cfg.QueueMax)
+		st = store.NewMemory(store.MemoryOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, MaxEvents: cfg.MemoryMaxEvents})
 	} else {
-		rs, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax})
+		rs, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, Timeout: cfg.StoreTimeout.D()})
 		if err != nil {
 			return err
 		}
@@ -159,6 +159,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		if err := rs.Ping(pctx); err != nil {
 			log.Warn("redis is not answering yet; webhooks answer 503 and /readyz fails until it does", zap.String("redis_url", config.MaskURL(cfg.RedisURL)), zap.Error(err))
+		} else {
+			for _, w := range rs.Check(pctx) {
+				log.Warn(w)
+			}
 		}
 		cancel()
 	}
@@ -177,7 +181,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		dialer = cl
 	}
 	if cfg.AdminToken == "" {
-		log.Warn("no DIALHOOK_ADMIN_TOKEN: admin endpoints (/events, /calls, ?dry_run=true) answer loopback clients only")
+		log.Warn("no DIALHOOK_ADMIN_TOKEN: admin endpoints (/events, /calls, ?dry_run=true) answer loopback clients only; a request that came through a proxy or tunnel (ngrok: any X-Forwarded-*, Forwarded, X-Real-IP or ngrok header) is refused; set DIALHOOK_ADMIN_TOKEN to use them through one")
 	}
 
 	m := metrics.New(func(ctx context.Context) (store.Stats, error) { return st.Stats(ctx, time.Now()) })
@@ -192,7 +196,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	srv := handlers.New(handlers.Options{
 		Log: log, Store: st, Metrics: m, Sources: sources, AdminToken: cfg.AdminToken,
-		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(),
+		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(), StoreTimeout: cfg.StoreTimeout.D(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

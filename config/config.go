@@ -141,6 +141,8 @@ type Config struct {
 	RetryUnknown    bool                 `yaml:"retry_unknown"`
 	Concurrency     int                  `yaml:"ucontact_concurrency"`
 	QueueMax        int                  `yaml:"queue_max"`
+	StoreTimeout    Duration             `yaml:"store_timeout"`
+	MemoryMaxEvents int                  `yaml:"memory_max_events"`
 	UContact        UContact             `yaml:"ucontact"`
 	Defaults        ucontact.Params      `yaml:"defaults"`
 	Phone           mapping.PhoneOptions `yaml:"phone"`
@@ -166,6 +168,8 @@ func Default() Config {
 		RetryMax:        5,
 		Concurrency:     16,
 		QueueMax:        100000,
+		StoreTimeout:    Duration(2 * time.Second),
+		MemoryMaxEvents: 100000,
 		UContact:        UContact{Timeout: Duration(15 * time.Second)},
 	}
 }
@@ -237,6 +241,8 @@ var envVars = []envVar{
 	{"DIALHOOK_RETRY_UNKNOWN", boolean(func(c *Config) *bool { return &c.RetryUnknown })},
 	{"DIALHOOK_UCONTACT_CONCURRENCY", integer(func(c *Config) *int { return &c.Concurrency })},
 	{"DIALHOOK_QUEUE_MAX", integer(func(c *Config) *int { return &c.QueueMax })},
+	{"DIALHOOK_STORE_TIMEOUT", dur(func(c *Config) *Duration { return &c.StoreTimeout })},
+	{"DIALHOOK_MEMORY_MAX_EVENTS", integer(func(c *Config) *int { return &c.MemoryMaxEvents })},
 	{"UCONTACT_BASE_URL", str(func(c *Config) *string { return &c.UContact.BaseURL })},
 	{"UCONTACT_INSTANCE", str(func(c *Config) *string { return &c.UContact.Instance })},
 	{"UCONTACT_TOKEN", str(func(c *Config) *string { return &c.UContact.Token })},
@@ -325,6 +331,10 @@ func (c *Config) validate() []string {
 	positive("shutdown_timeout (DIALHOOK_SHUTDOWN_TIMEOUT)", c.ShutdownTimeout)
 	positive("claim_idle (DIALHOOK_CLAIM_IDLE)", c.ClaimIdle)
 	positive("ucontact.timeout (UCONTACT_TIMEOUT)", c.UContact.Timeout)
+	positive("store_timeout (DIALHOOK_STORE_TIMEOUT)", c.StoreTimeout)
+	if c.MemoryMaxEvents < 1 {
+		add("memory_max_events (DIALHOOK_MEMORY_MAX_EVENTS): must be at least 1")
+	}
 	if c.Retention < c.DedupWindow {
 		add("retention (DIALHOOK_RETENTION): %s is shorter than dedup_window %s; records must outlive the dedup window", c.Retention.D(), c.DedupWindow.D())
 	}
@@ -430,10 +440,17 @@ func (c *Config) SourceNames() []string {
 	return names
 }
 
-// MaskURL hides the password of a URL such as redis://:secret@host:6379/0.
+// userinfo is the user[:password]@ part of a URL that url.Parse refuses.
+var userinfo = regexp.MustCompile(`//[^/@]*@`)
+
+// MaskURL hides the password of a URL such as redis://:secret@host:6379/0,
+// even one url.Parse cannot read (then all of its user info is hidden).
 func MaskURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return userinfo.ReplaceAllString(s, "//xxxxx@")
+	}
+	if u.User == nil {
 		return s
 	}
 	if _, ok := u.User.Password(); ok {
@@ -470,6 +487,8 @@ func (c Config) Summary() map[string]any {
 		"retry_unknown":        c.RetryUnknown,
 		"ucontact_concurrency": c.Concurrency,
 		"queue_max":            c.QueueMax,
+		"store_timeout":        c.StoreTimeout.D().String(),
+		"memory_max_events":    c.MemoryMaxEvents,
 		"ucontact_base_url":    c.UContact.URL(),
 		"ucontact_token":       Mask(c.UContact.Token),
 		"ucontact_user":        c.UContact.User,

@@ -157,3 +157,27 @@ func TestDurationYAML(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A malformed Redis URL is reported without its password, whichever part
+// of it is wrong.
+func TestRedisPasswordNeverInErrors(t *testing.T) {
+	for _, u := range []string{
+		"redis://:s3cretpw@[::1:6379/0",
+		"redis://user:s3cretpw@host:6379/0\x7f",
+		"redis://user:s3cretpw@host:6379/notanumber",
+		"redis://user:s3cretpw@host:6379/0?bogus=1",
+		"http://user:s3cretpw@host:6379/0",
+	} {
+		_, err := Load("", env(map[string]string{"DIALHOOK_REDIS_URL": u}))
+		if err == nil {
+			t.Errorf("%q accepted", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cretpw") {
+			t.Errorf("error for a bad URL shows the password: %v", err)
+		}
+	}
+	if m := MaskURL("redis://:s3cretpw@[::1:6379/0"); strings.Contains(m, "s3cretpw") {
+		t.Errorf("MaskURL of an unparseable URL = %q", m)
+	}
+}

@@ -75,6 +75,7 @@ type Dispatcher struct {
 	m      *metrics.Metrics
 	o      Options
 	sem    chan struct{}
+	down   *outage
 }
 
 // New returns a Dispatcher; Run starts it.
@@ -110,7 +111,7 @@ func New(q Queue, dialer Dialer, log *zap.Logger, m *metrics.Metrics, o Options)
 		host, _ := os.Hostname()
 		o.Consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 	}
-	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency)}
+	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency), down: &outage{log: log}}
 }
 
 // Run works until ctx is cancelled: it then stops taking new entries and
@@ -141,8 +142,11 @@ func (d *Dispatcher) Run(ctx, dialCtx context.Context) {
 // work is one worker's loop. It takes a slot before reading an entry, so
 // that no entry waits in this process for a slot after being read.
 func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, calls *sync.WaitGroup) {
-	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		if pause := d.down.wait(); pause > 0 {
+			// The store is failing: do not take entries it cannot record.
+			sleep(ctx, pause)
+		}
 		select {
 		case d.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -157,12 +161,10 @@ func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, calls *
 			if ctx.Err() != nil {
 				return
 			}
-			d.log.Warn("queue unavailable; retrying", zap.String("consumer", consumer), zap.Error(err), zap.Duration("backoff", backoff))
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 5*time.Second)
+			sleep(ctx, d.down.failed("reading the queue", err))
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		d.down.answered("reading the queue")
 		calls.Add(1)
 		go func() {
 			defer calls.Done()
@@ -231,10 +233,11 @@ func (d *Dispatcher) Handle(ctx context.Context, dl store.Delivery) {
 
 // handle is Handle for a caller that holds a slot.
 func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
-	ev, res, err := d.q.Begin(ctx, dl, d.o.DialTimeout+5*time.Second, d.o.Now())
+	dl.Token = uuid.NewString()
+	ev, res, err := d.begin(ctx, dl)
 	if err != nil {
 		// The entry stays pending and is reclaimed later; nothing was dialed.
-		d.log.Warn("begin dial", zap.String("event_id", dl.EventID), zap.Error(err))
+		d.log.Debug("begin dial", zap.String("event_id", dl.EventID), zap.Error(err))
 		return
 	}
 	switch res {
@@ -246,9 +249,42 @@ func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
 			zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.Int("attempt", ev.Attempts))
 		return
 	}
+	d.dial(ctx, dl, ev)
+}
 
+// begin is Store.Begin, asked again with the same token while the store is
+// unreachable or full: a Begin whose answer was lost may have made the
+// event dialing, and only the same token lets it answer Dial instead of
+// finding its own write as an interrupted call; out of memory nothing was
+// written. Asking again here, rather than leaving the entry pending until
+// it is reclaimed after claim_idle, dials it as soon as the store is back.
+// It gives up after half of claim_idle (the entry is then reclaimed later).
+func (d *Dispatcher) begin(ctx context.Context, dl store.Delivery) (*store.Event, store.BeginResult, error) {
+	deadline := time.Now().Add(d.o.ClaimIdle / 2)
+	for {
+		ev, res, err := d.q.Begin(ctx, dl, d.o.DialTimeout+5*time.Second, d.o.Now())
+		if err == nil {
+			d.down.ok()
+			return ev, res, nil
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			d.log.Error("begin dial", zap.String("event_id", dl.EventID), zap.Error(err))
+			return nil, store.Skip, err
+		}
+		pause := d.down.failed("beginning a call", err)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, store.Skip, err
+		}
+		sleep(ctx, pause)
+	}
+}
+
+// dial places the call of an event that Begin made dialing and records
+// its outcome.
+func (d *Dispatcher) dial(ctx context.Context, dl store.Delivery, ev *store.Event) {
 	start := time.Now()
 	var guid uuid.UUID
+	var err error
 	if ctx.Err() == nil {
 		guid, err = d.dialer.AgentCall(ctx, ev.Params)
 	} else {
@@ -260,19 +296,12 @@ func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
 	kind := "ok"
 	if err != nil {
 		kind = ucontact.Classify(err)
+		if outcomeUnknown(err) {
+			d.m.Interrupts.Inc() // every unknown outcome, retried ones included
+		}
 	}
 	d.m.Dials.WithLabelValues(kind).Inc()
 
-	// Record the outcome even when shutting down: the call is done.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	final, ferr := d.q.Finish(fctx, dl, ev, out, d.o.Now())
-	// The call is made and its outcome known: while the store is unreachable
-	// (Redis restarting), keep trying rather than let the event end unknown.
-	for wait := 100 * time.Millisecond; errors.Is(ferr, store.ErrUnavailable) && fctx.Err() == nil; wait = min(2*wait, time.Second) {
-		sleep(fctx, wait)
-		final, ferr = d.q.Finish(fctx, dl, ev, out, d.o.Now())
-	}
 	fields := []zap.Field{zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.Int("attempt", ev.Attempts),
 		zap.String("state", string(out.State)), zap.Duration("latency", lat)}
 	if out.CallGUID != "" {
@@ -284,16 +313,31 @@ func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
 	if !out.DueAt.IsZero() {
 		fields = append(fields, zap.Time("retry_at", out.DueAt))
 	}
-	if ferr != nil {
+	if ferr := d.record(ctx, dl, ev, out); ferr != nil {
 		// The call was made but its outcome could not be written: the entry
 		// stays pending; when reclaimed it is found dialing → unknown.
 		d.log.Error("dial finished but the outcome could not be recorded", append(fields, zap.NamedError("store_error", ferr))...)
 		return
 	}
-	if final != nil && out.State == store.Unknown {
-		d.m.Interrupts.Inc()
-	}
 	d.log.Info("dial", fields...)
+}
+
+// record writes a call's outcome, even when shutting down (the call is
+// done). While the store is unreachable it asks again, with the same token
+// (Finish is then idempotent), rather than let the event end unknown.
+func (d *Dispatcher) record(ctx context.Context, dl store.Delivery, ev *store.Event, out store.Outcome) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(10*time.Second, d.o.ClaimIdle/2))
+	defer cancel()
+	_, err := d.q.Finish(fctx, dl, ev, out, d.o.Now())
+	for wait := 100 * time.Millisecond; errors.Is(err, store.ErrUnavailable) && fctx.Err() == nil; wait = min(2*wait, 2*time.Second) {
+		d.down.failed("recording a call's outcome", err)
+		sleep(fctx, wait)
+		_, err = d.q.Finish(fctx, dl, ev, out, d.o.Now())
+	}
+	if err == nil {
+		d.down.ok()
+	}
+	return err
 }
 
 // outcome turns the answer of AgentCall into the next state.
@@ -304,7 +348,6 @@ func (d *Dispatcher) outcome(ev *store.Event, guid uuid.UUID, err error) store.O
 		return out
 	}
 	out.Error, out.ErrorKind = err.Error(), ucontact.Classify(err)
-	var ua *ucontact.UnexpectedAnswerError
 	switch {
 	case errors.Is(err, ucontact.ErrRejected):
 		out.State = store.Rejected
@@ -318,14 +361,20 @@ func (d *Dispatcher) outcome(ev *store.Event, guid uuid.UUID, err error) store.O
 		if d.o.RetryUnknown && ev.Attempts < d.o.RetryMax {
 			out.State, out.DueAt = store.Queued, d.retryAt(ev, err)
 		}
-	case errors.As(err, &ua) && ua.Status >= 200 && ua.Status < 300:
-		// uContact took the request and answered something that is neither
-		// a GUID nor 0: the call may exist.
+	case outcomeUnknown(err):
 		out.State = store.Unknown
 	default:
 		out.State = store.Failed
 	}
 	return out
+}
+
+// outcomeUnknown reports whether, after err, the call may exist: the
+// request may have reached uContact (timeout, connection lost after
+// sending), or uContact answered a 2xx that is neither a GUID nor 0.
+func outcomeUnknown(err error) bool {
+	var ua *ucontact.UnexpectedAnswerError
+	return errors.Is(err, ucontact.ErrOutcomeUnknown) || (errors.As(err, &ua) && ua.Status >= 200 && ua.Status < 300)
 }
 
 // retryAt is exponential backoff with full jitter, at least Retry-After,

@@ -280,6 +280,7 @@ func TestRetryPolicy(t *testing.T) {
 		kind     string
 		attempts int // per event; 0: check the total instead
 		total    int // AgentCalls in all
+		unknowns int // dialhook_unknown_outcomes_total: every unknown outcome, retried ones included
 	}{
 		{name: "503 to the first 4 requests, then placed", events: 3, want: store.Placed, total: 3 + 4,
 			answer: func(n int, _ url.Values, w http.ResponseWriter, _ *http.Request) (int, string) {
@@ -295,9 +296,9 @@ func TestRetryPolicy(t *testing.T) {
 				return http.StatusUnauthorized, ""
 			}},
 		{name: "connection refused fails after RetryMax attempts", events: 2, refused: true, want: store.Failed, kind: "connect", attempts: 3},
-		{name: "a hang past the timeout is unknown, not retried", events: 2, want: store.Unknown, kind: "unknown", attempts: 1, total: 2,
+		{name: "a hang past the timeout is unknown, not retried", events: 2, want: store.Unknown, kind: "unknown", attempts: 1, total: 2, unknowns: 2,
 			answer: func(_ int, _ url.Values, _ http.ResponseWriter, r *http.Request) (int, string) { return hang(r) }},
-		{name: "a hang is retried with RetryUnknown", events: 2, unknown: true, want: store.Unknown, kind: "unknown", attempts: 3, total: 6,
+		{name: "a hang is retried with RetryUnknown", events: 2, unknown: true, want: store.Unknown, kind: "unknown", attempts: 3, total: 6, unknowns: 6,
 			answer: func(_ int, _ url.Values, _ http.ResponseWriter, r *http.Request) (int, string) { return hang(r) }},
 	}
 	for _, tt := range tests {
@@ -331,6 +332,9 @@ func TestRetryPolicy(t *testing.T) {
 			}
 			if !tt.refused && (fake.count() != tt.total || attempts != tt.total) {
 				t.Fatalf("%d AgentCalls and %d attempts, want %d", fake.count(), attempts, tt.total)
+			}
+			if got := counterValue(r.m.Interrupts); got != float64(tt.unknowns) {
+				t.Errorf("dialhook_unknown_outcomes_total = %v, want %d", got, tt.unknowns)
 			}
 		})
 	}
@@ -607,7 +611,7 @@ func (s *slowDialer) AgentCall(ctx context.Context, p ucontact.Params) (uuid.UUI
 // starts when the previous one ends, not when its slot's hold runs out.
 func TestAgentPacingMemory(t *testing.T) {
 	t.Parallel()
-	st := store.NewMemory(time.Hour, 100)
+	st := store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: 100})
 	dialer := &slowDialer{took: 50 * time.Millisecond}
 	d := dispatch.New(st, dialer, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), metrics.New(nil),
 		dispatch.Options{Workers: 4, DialTimeout: time.Second, Poll: 20 * time.Millisecond})

@@ -44,7 +44,7 @@ func benchServer(b *testing.B) *Server {
 		b.Fatal(err)
 	}
 	return New(Options{
-		Log: zap.NewNop(), Store: store.NewMemory(time.Hour, benchQueue), Metrics: metrics.New(nil),
+		Log: zap.NewNop(), Store: store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: benchQueue}), Metrics: metrics.New(nil),
 		Sources:     map[string]*Source{"generic": {Name: "generic", Adapter: ad, Mapper: mp}},
 		DedupWindow: 24 * time.Hour,
 	})
@@ -68,7 +68,7 @@ func BenchmarkGenericWebhook(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		if n%benchReset == 0 {
-			s.store = store.NewMemory(time.Hour, benchQueue)
+			s.store = store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: benchQueue})
 		}
 		n++
 		benchPost(b, s, genericBody("evt-"+strconv.Itoa(n)), http.StatusAccepted)
@@ -85,7 +85,7 @@ func BenchmarkGenericWebhookNewNumber(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		if n%benchReset == 0 {
-			s.store = store.NewMemory(time.Hour, benchQueue)
+			s.store = store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: benchQueue})
 		}
 		n++
 		dest := strconv.Itoa(99000000 + n%1000000) // 099 000 000 + n: a Uruguayan mobile number

@@ -205,6 +205,7 @@ type envOptions struct {
 	noDispatcher bool
 	adminToken   string
 	maxBody      int64
+	writes       handlers.WriteTimeouts
 }
 
 // env is a server with its store, dispatcher, fake uContact and logs.
@@ -238,7 +239,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Cleanup(func() { _ = rs.Close() })
 		e.store, qs = rs, rs
 	default:
-		ms := store.NewMemory(0, o.queueMax)
+		ms := store.NewMemory(store.MemoryOptions{QueueMax: o.queueMax})
 		e.store, qs = ms, ms
 	}
 	if qs != nil && !o.noDispatcher {
@@ -262,7 +263,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.srv = handlers.New(handlers.Options{
 		Log: log, Store: e.store, Metrics: e.metrics, Sources: testSources(t), AdminToken: o.adminToken,
-		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond,
+		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond, WriteTimeouts: o.writes,
 		Now: func() time.Time { return testNow },
 	})
 	return e

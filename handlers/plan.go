@@ -12,7 +12,7 @@ import (
 )
 
 // mappingFailed is the error_kind of an event whose mapping failed.
-const mappingFailed = "mapping_failed"
+const mappingFailed = store.MappingFailed
 
 // Planned is what dialhook decided for one normalized event, before anything
 // is recorded: the record to store and the trail that explains it.

@@ -11,17 +11,19 @@ import (
 
 // routes lists every endpoint, top to bottom.
 func (s *Server) routes(e *echo.Echo) {
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
+	probe := writeDeadline(s.writes.Probe, false)
+	e.GET("/healthz", s.healthz, probe)
+	e.GET("/readyz", s.readyz, probe)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})), probe)
 
-	e.POST("/webhooks/:source", s.webhook)
+	e.POST("/webhooks/:source", s.webhook, writeDeadline(s.writes.Webhook, true))
 
 	// Admin routes take the middleware one by one: a Group with an empty
 	// prefix would also put it in front of every unmatched path (Echo adds a
 	// catch-all for group middleware), answering 403/401 instead of 404/405.
-	e.GET("/events", s.listEvents, s.requireAdmin)
-	e.GET("/events/:id", s.getEvent, s.requireAdmin)
-	e.POST("/events/:id/redial", s.redial, s.requireAdmin)
-	e.GET("/calls/:guid", s.getCall, s.requireAdmin)
+	admin := writeDeadline(s.writes.Admin, false)
+	e.GET("/events", s.listEvents, admin, s.requireAdmin)
+	e.GET("/events/:id", s.getEvent, admin, s.requireAdmin)
+	e.POST("/events/:id/redial", s.redial, admin, s.requireAdmin)
+	e.GET("/calls/:guid", s.getCall, admin, s.requireAdmin)
 }

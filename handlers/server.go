@@ -27,7 +27,7 @@ type Store interface {
 	GetByGUID(ctx context.Context, guid string) (*store.Event, error)
 	List(ctx context.Context, state store.State, limit int) ([]*store.Event, error)
 	Redial(ctx context.Context, id string, r store.Redial) (*store.Event, error)
-	Ping(ctx context.Context) error
+	Ready(ctx context.Context) error
 }
 
 // Source is one configured sender, ready to serve.
@@ -48,8 +48,15 @@ type Options struct {
 	AdminToken  string
 	MaxBody     int64
 	DedupWindow time.Duration
-	WaitPoll    time.Duration // how often ?wait= looks at the record (default 50ms)
-	Now         func() time.Time
+	// StoreTimeout bounds the store's answer to a webhook (default 2s):
+	// past it the webhook answers 503 instead of waiting for a stalled store.
+	StoreTimeout time.Duration
+	WaitPoll     time.Duration // how often ?wait= looks at the record (default 50ms)
+	// WriteTimeouts bound how long an answer may take to write, per route
+	// kind (defaults in writeTimeouts): a client that never reads cannot
+	// hold a goroutine and its buffers for longer.
+	WriteTimeouts WriteTimeouts
+	Now           func() time.Time
 }
 
 // Server serves dialhook's HTTP API.
@@ -61,7 +68,9 @@ type Server struct {
 	adminToken []byte
 	maxBody    int64
 	dedup      time.Duration
+	storeWait  time.Duration
 	waitPoll   time.Duration
+	writes     WriteTimeouts
 	now        func() time.Time
 	echo       *echo.Echo
 }
@@ -80,9 +89,13 @@ func New(o Options) *Server {
 	if o.WaitPoll <= 0 {
 		o.WaitPoll = 50 * time.Millisecond
 	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = 2 * time.Second
+	}
 	s := &Server{
 		log: o.Log, store: o.Store, metrics: o.Metrics, sources: o.Sources, adminToken: []byte(o.AdminToken),
-		maxBody: o.MaxBody, dedup: o.DedupWindow, waitPoll: o.WaitPoll, now: o.Now,
+		maxBody: o.MaxBody, dedup: o.DedupWindow, storeWait: o.StoreTimeout, waitPoll: o.WaitPoll,
+		writes: o.WriteTimeouts.withDefaults(), now: o.Now,
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -100,10 +113,13 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 func (s *Server) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.storeWait)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.Warn("not ready: store unreachable", zap.Error(err))
+	if err := s.store.Ready(ctx); err != nil {
+		s.log.Warn("not ready", zap.Error(err))
+		if errors.Is(err, store.ErrFull) {
+			return newError(http.StatusServiceUnavailable, "store_full", "the store is out of memory: "+err.Error())
+		}
 		return newError(http.StatusServiceUnavailable, "store_unavailable", "the store is unreachable")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
@@ -122,20 +138,59 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) checkAdmin(r *http.Request) error {
 	if len(s.adminToken) > 0 {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := bearer(r.Header.Get("Authorization"))
 		if !ok || subtle.ConstantTimeCompare([]byte(got), s.adminToken) != 1 {
 			return newError(http.StatusUnauthorized, "unauthorized", "admin endpoints need Authorization: Bearer <DIALHOOK_ADMIN_TOKEN>")
 		}
 		return nil
 	}
+	if !loopbackClient(r) {
+		return newError(http.StatusForbidden, "forbidden", "admin endpoints answer loopback clients only while DIALHOOK_ADMIN_TOKEN is not set, and a request that came through a proxy or tunnel (such as ngrok) is not one; set DIALHOOK_ADMIN_TOKEN")
+	}
+	return nil
+}
+
+// bearer returns the credentials of an "Authorization: Bearer ..." header;
+// the scheme is case-insensitive (RFC 9110, section 11.1).
+func bearer(h string) (string, bool) {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(cred), true
+}
+
+// forwardingHeaders are set by proxies and tunnels. A tunnel such as ngrok
+// or a reverse proxy on the same host connects from loopback: a request
+// carrying any of these came from somewhere else, whatever its peer address.
+var forwardingHeaders = []string{
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Server",
+	"X-Original-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "Cf-Connecting-Ip",
+	"Fastly-Client-Ip", "X-Cluster-Client-Ip", "Via",
+}
+
+// loopbackClient reports whether r came straight from this host: a loopback
+// peer address and no header a proxy or tunnel adds. trust_proxy does not
+// change this: it only says how to rebuild a signed URL.
+func loopbackClient(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return newError(http.StatusForbidden, "forbidden", "admin endpoints answer loopback clients only while DIALHOOK_ADMIN_TOKEN is not set")
+		return false
 	}
-	return nil
+	for _, h := range forwardingHeaders {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	for name := range r.Header {
+		if lower := strings.ToLower(name); strings.HasPrefix(lower, "ngrok-") || strings.HasPrefix(lower, "x-ngrok") {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) getEvent(c echo.Context) error {
@@ -179,22 +234,20 @@ func (s *Server) listEvents(c echo.Context) error {
 
 func (s *Server) redial(c echo.Context) error {
 	ctx, id := c.Request().Context(), c.Param("id")
-	// A mapping rejection has incomplete parameters (often no destination):
-	// dialing them would call nobody, or the wrong number. Its data or the
-	// mapping must be fixed and the event sent again instead.
-	if cur, err := s.store.Get(ctx, id); err == nil && cur.ErrorKind == mappingFailed {
-		return newError(http.StatusConflict, "not_redialable", "the event's mapping failed, so it has no complete call parameters; fix the data or the mapping and send the event again")
-	}
 	r := store.Redial{At: s.now().UTC(), Client: clientAddr(c.Request())}
 	e, err := s.store.Redial(ctx, id, r)
-	if errors.Is(err, store.ErrConflict) {
+	switch {
+	case errors.Is(err, store.ErrNotRedialable):
+		// A mapping rejection has incomplete parameters (often no
+		// destination): dialing them would call nobody, or the wrong number.
+		return newError(http.StatusConflict, "not_redialable", "the event's mapping failed, so it has no complete call parameters; fix the data or the mapping and send the event again (same event id): it is mapped again and, if it maps now, dialed once")
+	case errors.Is(err, store.ErrConflict):
 		msg := "only an event in state unknown, failed or rejected can be redialed"
 		if e != nil {
 			msg += "; this one is " + string(e.State)
 		}
 		return newError(http.StatusConflict, "not_redialable", msg)
-	}
-	if err != nil {
+	case err != nil:
 		return storeError(err, "event")
 	}
 	s.log.Info("redial requested", zap.String("event_id", e.ID), zap.String("client", r.Client))

@@ -30,7 +30,23 @@ type webhookAnswer struct {
 	DueAt    *time.Time        `json:"due_at,omitempty"`
 	Reason   string            `json:"reason,omitempty"`
 	Fields   map[string]string `json:"fields,omitempty"`
-	Event    *store.Event      `json:"event,omitempty"`
+	// DuplicateOf says what a duplicate duplicates: the first delivery's
+	// event as it is now.
+	DuplicateOf *duplicateOf `json:"duplicate_of,omitempty"`
+	// Supersedes is the mapping-rejected event whose dedup claim this
+	// redelivery took over because it maps now.
+	Supersedes string       `json:"supersedes,omitempty"`
+	Event      *store.Event `json:"event,omitempty"`
+
+	stillRejected bool // a duplicate of a mapping rejection that still does not map
+}
+
+// duplicateOf is the state of the event a duplicate delivery repeats.
+type duplicateOf struct {
+	EventID   string `json:"event_id"`
+	State     string `json:"state"`
+	CallGUID  string `json:"call_guid,omitempty"`
+	ErrorKind string `json:"error_kind,omitempty"`
 }
 
 // webhook receives POST /webhooks/{source}.
@@ -129,41 +145,24 @@ func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, str
 	if dryRun {
 		return http.StatusOK, "dry_run", nil, c.JSON(http.StatusOK, View(src, src.Adapter.Kind(), plans))
 	}
-	subs := make([]store.Submission, len(plans))
-	for i, p := range plans {
-		subs[i] = p.Submission
-	}
-	acc, err := s.store.Accept(ctx, subs)
+	acc, err := s.accept(ctx, c, plans)
 	if err != nil {
 		fail("store_error")
-		if errors.Is(err, store.ErrQueueFull) {
-			c.Response().Header().Set("Retry-After", "30")
-			return 0, "", nil, &apiError{Status: http.StatusServiceUnavailable, Code: "queue_full", Message: "the call queue is full; retry later", Err: err}
-		}
-		return 0, "", nil, &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the event could not be recorded; retry later", Err: err}
+		return 0, "", nil, err
 	}
 
 	answers := make([]webhookAnswer, len(acc))
 	ids := make([]string, len(acc))
 	queued := false
 	for i, a := range acc {
-		ans := webhookAnswer{EventID: a.Event.ID, Status: string(a.Event.State), CallGUID: a.Event.CallGUID}
-		outcome := string(a.Event.State)
+		ans := answerFor(a, plans[i].Submission.Event)
 		switch {
 		case a.Duplicate:
-			ans.Status, outcome = "duplicate", "duplicate"
 			s.metrics.DedupHits.WithLabelValues(src.Name).Inc()
-		case a.Event.State == store.Queued:
+		case a.Event.State == store.Queued, a.Event.State == store.Scheduled:
 			queued = true
-		case a.Event.State == store.Scheduled:
-			queued = true
-			ans.DueAt = a.Event.DueAt
-		case a.Event.State == store.Rejected:
-			ans.Reason, ans.Fields = a.Event.Error, a.Event.Fields
-		case a.Event.State == store.Expired:
-			ans.Reason = a.Event.Error
 		}
-		s.metrics.Webhooks.WithLabelValues(src.Name, outcome).Inc()
+		s.metrics.Webhooks.WithLabelValues(src.Name, ans.Status).Inc()
 		answers[i], ids[i] = ans, a.Event.ID
 	}
 	outcome := answers[0].Status
@@ -185,12 +184,17 @@ func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, str
 	}
 
 	ans := answers[0]
+	rejected := ans.Status == string(store.Rejected) || ans.stillRejected
 	switch {
-	case ans.Status == string(store.Rejected) && dialect.RejectStatus != http.StatusOK:
-		return dialect.RejectStatus, outcome, ids, c.JSON(dialect.RejectStatus, map[string]any{
+	case rejected && dialect.RejectStatus != http.StatusOK:
+		body := map[string]any{
 			"event_id": ans.EventID,
 			"error":    errorDetail{Code: "mapping_failed", Message: ans.Reason, Fields: ans.Fields},
-		})
+		}
+		if ans.DuplicateOf != nil {
+			body["duplicate_of"] = ans.DuplicateOf
+		}
+		return dialect.RejectStatus, outcome, ids, c.JSON(dialect.RejectStatus, body)
 	case ans.Status == string(store.Queued) && wait > 0:
 		e, done := s.waitFinal(ctx, ans.EventID, wait)
 		if done {
@@ -201,6 +205,53 @@ func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, str
 		return http.StatusAccepted, outcome, ids, c.JSON(http.StatusAccepted, ans)
 	}
 	return http.StatusOK, outcome, ids, c.JSON(http.StatusOK, ans)
+}
+
+// accept records the planned events, waiting at most the store timeout.
+func (s *Server) accept(ctx context.Context, c echo.Context, plans []Planned) ([]store.Accepted, error) {
+	subs := make([]store.Submission, len(plans))
+	for i, p := range plans {
+		subs[i] = p.Submission
+	}
+	actx, cancel := context.WithTimeout(ctx, s.storeWait)
+	defer cancel()
+	acc, err := s.store.Accept(actx, subs)
+	switch {
+	case err == nil:
+		return acc, nil
+	case errors.Is(err, store.ErrQueueFull):
+		c.Response().Header().Set("Retry-After", "30")
+		return nil, &apiError{Status: http.StatusServiceUnavailable, Code: "queue_full", Message: "the call queue is full; retry later", Err: err}
+	case errors.Is(err, store.ErrFull):
+		c.Response().Header().Set("Retry-After", "60")
+		return nil, &apiError{Status: http.StatusServiceUnavailable, Code: "store_full", Message: "the store is out of memory; the event was not recorded; retry later", Err: err}
+	}
+	c.Response().Header().Set("Retry-After", "10")
+	return nil, &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the event could not be recorded; retry later", Err: err}
+}
+
+// answerFor is the answer for one accepted event; planned is the record
+// this delivery would have made (for a duplicate, its own mapping result).
+func answerFor(a store.Accepted, planned *store.Event) webhookAnswer {
+	e := a.Event
+	ans := webhookAnswer{EventID: e.ID, Status: string(e.State), CallGUID: e.CallGUID, Supersedes: e.Supersedes}
+	switch {
+	case a.Duplicate:
+		ans.Status = "duplicate"
+		ans.DuplicateOf = &duplicateOf{EventID: e.ID, State: string(e.State), CallGUID: e.CallGUID, ErrorKind: e.ErrorKind}
+		if planned.State == store.Rejected && planned.ErrorKind == mappingFailed {
+			// A redelivery of a mapping rejection that still does not map:
+			// say why, from this delivery's own mapping.
+			ans.Reason, ans.Fields, ans.stillRejected = planned.Error, planned.Fields, true
+		}
+	case e.State == store.Scheduled:
+		ans.DueAt = e.DueAt
+	case e.State == store.Rejected:
+		ans.Reason, ans.Fields = e.Error, e.Fields
+	case e.State == store.Expired:
+		ans.Reason = e.Error
+	}
+	return ans
 }
 
 // adapterError turns an adapter's error into the answer, counting and

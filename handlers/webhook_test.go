@@ -34,7 +34,8 @@ func (downStore) List(context.Context, store.State, int) ([]*store.Event, error)
 func (downStore) Redial(context.Context, string, store.Redial) (*store.Event, error) {
 	return nil, store.ErrUnavailable
 }
-func (downStore) Ping(context.Context) error { return store.ErrUnavailable }
+func (downStore) Ping(context.Context) error  { return store.ErrUnavailable }
+func (downStore) Ready(context.Context) error { return store.ErrUnavailable }
 
 // closedRedis is a Redis store whose server is not listening.
 func closedRedis(t *testing.T) *store.Redis {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"container/list"
 	"context"
 	"sort"
 	"strconv"
@@ -11,9 +12,14 @@ import (
 
 // Memory is the embedded store: everything lives in this process and is lost
 // when it stops. It is for trying dialhook out, not for production.
+//
+// It is bounded: records, claims and indexes are pruned when they outlive
+// their retention or dedup window, and at most MaxEvents records are kept
+// (the oldest final ones go first; see memory_prune.go).
 type Memory struct {
 	mu        sync.Mutex
 	events    map[string]*memEvent
+	order     *list.List       // event ids, oldest first (for the cap)
 	claims    map[string]claim // dedup and cooldown claims
 	guids     map[string]string
 	due       map[string]time.Time
@@ -23,12 +29,18 @@ type Memory struct {
 	pending   map[string]pending // ref → delivery in progress
 	seq       uint64
 	retention time.Duration
+	maxEvents int
+	lastSweep time.Time
 	now       func() time.Time
 }
 
 type memEvent struct {
 	Event
 	expires time.Time
+	elem    *list.Element // in Memory.order
+	btoken  string        // Delivery.Token of the attempt that began dialing it last
+	ftoken  string        // Delivery.Token of the attempt that finished it last
+	claims  []string      // the claim keys it took (dropped with it)
 }
 
 type claim struct {
@@ -44,18 +56,32 @@ type pending struct {
 
 var _ Store = (*Memory)(nil)
 
-// NewMemory returns an empty in-memory store whose queue holds queueMax entries.
-func NewMemory(retention time.Duration, queueMax int) *Memory {
-	if retention <= 0 {
-		retention = 30 * 24 * time.Hour
+// MemoryOptions tune the in-memory store; zero values take the defaults.
+type MemoryOptions struct {
+	Retention time.Duration    // how long records live (default 30 days)
+	QueueMax  int              // queue entries at most (default 100000)
+	MaxEvents int              // records kept at most (default 100000)
+	Now       func() time.Time // the clock (default time.Now)
+}
+
+// NewMemory returns an empty in-memory store.
+func NewMemory(o MemoryOptions) *Memory {
+	if o.Retention <= 0 {
+		o.Retention = 30 * 24 * time.Hour
 	}
-	if queueMax <= 0 {
-		queueMax = 100000
+	if o.QueueMax <= 0 {
+		o.QueueMax = 100000
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = 100000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return &Memory{
-		events: map[string]*memEvent{}, claims: map[string]claim{}, guids: map[string]string{},
+		events: map[string]*memEvent{}, order: list.New(), claims: map[string]claim{}, guids: map[string]string{},
 		due: map[string]time.Time{}, agents: map[string]claim{}, waiters: map[string]map[string]bool{}, pending: map[string]pending{},
-		queue: make(chan Delivery, queueMax), retention: retention, now: time.Now,
+		queue: make(chan Delivery, o.QueueMax), retention: o.Retention, maxEvents: o.MaxEvents, now: o.Now,
 	}
 }
 
@@ -115,46 +141,74 @@ func (m *Memory) Accept(ctx context.Context, subs []Submission) ([]Accepted, err
 	defer m.mu.Unlock()
 	out := make([]Accepted, len(subs))
 	for i, s := range subs {
-		if s.DedupKey != "" {
-			if c, ok := m.held("dedup:" + s.DedupKey); ok {
-				if e := m.get(c.id); e != nil {
-					e.Duplicates++
-					out[i] = Accepted{Event: clone(&e.Event), Duplicate: true}
-				} else {
-					out[i] = Accepted{Event: &Event{ID: c.id, State: Ignored}, Duplicate: true}
-				}
-				continue
-			}
+		a, err := m.accept(s)
+		if err != nil {
+			return nil, err
 		}
-		e := clone(s.Event)
-		if e.State == Queued && len(m.queue) >= cap(m.queue) {
-			return nil, ErrQueueFull
-		}
-		if (e.State == Queued || e.State == Scheduled) && s.CooldownKey != "" && s.CooldownTTL > 0 {
-			key := "cool:" + s.CooldownKey
-			if _, ok := m.held(key); ok {
-				e.State = Suppressed
-			} else {
-				m.claims[key] = claim{id: e.ID, expires: m.now().Add(s.CooldownTTL)}
-			}
-		}
-		if s.DedupKey != "" {
-			m.claims["dedup:"+s.DedupKey] = claim{id: e.ID, expires: m.now().Add(s.DedupTTL)}
-		}
-		m.events[e.ID] = &memEvent{Event: *e, expires: m.now().Add(m.retention)}
-		switch e.State {
-		case Queued:
-			if err := m.enqueue(e.ID); err != nil {
-				return nil, err
-			}
-		case Scheduled:
-			if e.DueAt != nil {
-				m.due[e.ID] = *e.DueAt
-			}
-		}
-		out[i] = Accepted{Event: clone(e)}
+		out[i] = a
 	}
 	return out, nil
+}
+
+// accept is one submission of Accept; m.mu is held.
+func (m *Memory) accept(s Submission) (Accepted, error) {
+	if e := m.get(s.Event.ID); e != nil {
+		return Accepted{Event: clone(&e.Event)}, nil // asked again: same answer
+	}
+	var supersedes *memEvent
+	if s.DedupKey != "" {
+		if c, ok := m.held("dedup:" + s.DedupKey); ok {
+			old := m.get(c.id)
+			switch {
+			case old == nil:
+				// The record is gone (pruned) but the claim lives on: still a duplicate.
+				return Accepted{Event: &Event{ID: c.id, State: Ignored}, Duplicate: true}, nil
+			case !old.remappable() || s.Event.remappable():
+				old.Duplicates++
+				return Accepted{Event: clone(&old.Event), Duplicate: true}, nil
+			}
+			supersedes = old
+		}
+	}
+	e := clone(s.Event)
+	if e.State == Queued && len(m.queue) >= cap(m.queue) {
+		return Accepted{}, ErrQueueFull
+	}
+	if !m.makeRoom() {
+		return Accepted{}, ErrFull
+	}
+	me := &memEvent{expires: m.now().Add(m.retention)}
+	if (e.State == Queued || e.State == Scheduled) && s.CooldownKey != "" && s.CooldownTTL > 0 {
+		key := "cool:" + s.CooldownKey
+		if _, ok := m.held(key); ok {
+			e.State = Suppressed
+		} else {
+			m.claims[key] = claim{id: e.ID, expires: m.now().Add(s.CooldownTTL)}
+			me.claims = append(me.claims, key)
+		}
+	}
+	if supersedes != nil {
+		e.Supersedes = supersedes.ID
+		supersedes.SupersededBy = e.ID
+	}
+	if s.DedupKey != "" {
+		m.claims["dedup:"+s.DedupKey] = claim{id: e.ID, expires: m.now().Add(s.DedupTTL)}
+		me.claims = append(me.claims, "dedup:"+s.DedupKey)
+	}
+	me.Event = *e
+	me.elem = m.order.PushBack(e.ID)
+	m.events[e.ID] = me
+	switch e.State {
+	case Queued:
+		if err := m.enqueue(e.ID); err != nil {
+			return Accepted{}, err
+		}
+	case Scheduled:
+		if e.DueAt != nil {
+			m.due[e.ID] = *e.DueAt
+		}
+	}
+	return Accepted{Event: clone(e)}, nil
 }
 
 // Get implements Store.
@@ -200,169 +254,6 @@ func (m *Memory) List(ctx context.Context, state State, limit int) ([]*Event, er
 	return out, nil
 }
 
-// Next implements Store.
-func (m *Memory) Next(ctx context.Context, consumer string, block time.Duration) ([]Delivery, error) {
-	t := time.NewTimer(block)
-	defer t.Stop()
-	select {
-	case d := <-m.queue:
-		m.mu.Lock()
-		m.pending[d.Ref] = pending{d: d, consumer: consumer, since: m.now()}
-		m.mu.Unlock()
-		return []Delivery{d}, nil
-	case <-t.C:
-		return nil, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// Reclaim implements Store.
-func (m *Memory) Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]Delivery, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Delivery
-	now := m.now()
-	for ref, p := range m.pending {
-		if now.Sub(p.since) >= idle {
-			p.consumer, p.since = consumer, now
-			m.pending[ref] = p
-			out = append(out, p.d)
-		}
-	}
-	return out, nil
-}
-
-func (m *Memory) ack(d Delivery) { delete(m.pending, d.Ref) }
-
-// Begin implements Store.
-func (m *Memory) Begin(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (*Event, BeginResult, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e := m.get(d.EventID)
-	if e == nil {
-		m.ack(d)
-		return nil, Skip, nil
-	}
-	switch e.State {
-	case Dialing:
-		e.State = Unknown
-		m.ack(d)
-		return clone(&e.Event), Interrupted, nil
-	case Queued:
-	default:
-		m.ack(d)
-		return clone(&e.Event), Skip, nil
-	}
-	if agent := e.Params.Agent; agent != "" {
-		if c, ok := m.agents[agent]; ok && now.Before(c.expires) && c.id != e.ID {
-			due := c.expires
-			m.due[e.ID] = due
-			if m.waiters[agent] == nil {
-				m.waiters[agent] = map[string]bool{}
-			}
-			m.waiters[agent][e.ID] = true // woken by Finish when the call ends
-			m.ack(d)
-			r := clone(&e.Event)
-			r.DueAt = &due
-			return r, Busy, nil
-		}
-		m.agents[agent] = claim{id: e.ID, expires: now.Add(hold)}
-		delete(m.waiters[agent], e.ID)
-	}
-	e.State = Dialing
-	e.Attempts++
-	return clone(&e.Event), Dial, nil
-}
-
-// Finish implements Store. It applies out to its own record; ev is not needed.
-func (m *Memory) Finish(ctx context.Context, d Delivery, _ *Event, out Outcome, now time.Time) (*Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if out.Agent != "" {
-		if c, ok := m.agents[out.Agent]; ok && c.id == d.EventID {
-			if out.MinGap > 0 {
-				m.agents[out.Agent] = claim{id: c.id, expires: now.Add(out.MinGap)}
-			} else {
-				delete(m.agents, out.Agent)
-			}
-			// The agent is free once its gap is over: its waiting events are due then.
-			at := now.Add(out.MinGap)
-			for w := range m.waiters[out.Agent] {
-				if due, ok := m.due[w]; ok && due.After(at) {
-					m.due[w] = at
-				}
-			}
-			delete(m.waiters, out.Agent)
-		}
-	}
-	m.ack(d)
-	e := m.get(d.EventID)
-	if e == nil {
-		return nil, ErrNotFound
-	}
-	if e.State != Dialing {
-		return clone(&e.Event), ErrConflict
-	}
-	apply(&e.Event, out, now)
-	if e.CallGUID != "" {
-		m.guids[e.CallGUID] = e.ID
-	}
-	if (out.State == Queued || out.State == Scheduled) && !out.DueAt.IsZero() {
-		m.due[e.ID] = out.DueAt
-	}
-	return clone(&e.Event), nil
-}
-
-// Promote implements Store.
-func (m *Memory) Promote(ctx context.Context, now time.Time) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for id, t := range m.due {
-		if t.After(now) {
-			continue
-		}
-		e := m.get(id)
-		if e != nil && (e.State == Scheduled || e.State == Queued) {
-			if err := m.enqueue(id); err != nil {
-				break // full: try again on the next tick
-			}
-			e.State = Queued
-			n++
-		}
-		delete(m.due, id)
-	}
-	wall := m.now()
-	for id, e := range m.events {
-		if wall.After(e.expires) {
-			delete(m.events, id)
-		}
-	}
-	return n, nil
-}
-
-// Redial implements Store.
-func (m *Memory) Redial(ctx context.Context, id string, r Redial) (*Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e := m.get(id)
-	if e == nil {
-		return nil, ErrNotFound
-	}
-	switch e.State {
-	case Unknown, Failed, Rejected:
-	default:
-		return clone(&e.Event), ErrConflict
-	}
-	if err := m.enqueue(id); err != nil {
-		return nil, err
-	}
-	e.Redials = append(e.Redials, r)
-	e.State, e.UpdatedAt, e.DueAt = Queued, r.At, nil
-	return clone(&e.Event), nil
-}
-
 // Stats implements Store.
 func (m *Memory) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	m.mu.Lock()
@@ -381,6 +272,20 @@ func (m *Memory) Stats(ctx context.Context, now time.Time) (Stats, error) {
 
 // Ping implements Store.
 func (m *Memory) Ping(ctx context.Context) error { return nil }
+
+// Ready implements Store: the in-memory store is full when every record it
+// may keep is still pending (nothing final can make room).
+func (m *Memory) Ready(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.events) >= m.maxEvents && !m.makeRoom() {
+		return ErrFull
+	}
+	return nil
+}
+
+// Check implements Store.
+func (m *Memory) Check(ctx context.Context) []string { return nil }
 
 // Close implements Store.
 func (m *Memory) Close() error { return nil }

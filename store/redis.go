@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,6 +44,8 @@ type Redis struct {
 	quit      chan struct{}
 	closeOnce sync.Once
 	loops     sync.WaitGroup
+
+	lastOOM atomic.Int64 // unix ns of the last OOM answer (for Ready)
 }
 
 var _ Store = (*Redis)(nil)
@@ -52,6 +55,10 @@ type RedisOptions struct {
 	Retention time.Duration // how long records live (default 30 days)
 	QueueMax  int           // backlog above which Accept answers ErrQueueFull (default 100000)
 	Namespace string        // key prefix (default "dialhook"); deployments sharing a Redis use their own
+	// Timeout bounds each command's network wait (dial, read, write) when
+	// OpenRedis builds the client (default 2s): a stalled Redis makes a
+	// webhook answer 503 within about this long.
+	Timeout time.Duration
 }
 
 // OpenRedis connects to the Redis named by url (see ParseRedisURL) and
@@ -61,8 +68,17 @@ func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) 
 	if err != nil {
 		return nil, err
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
 	uo.PoolSize, uo.MinIdleConns = 64, 4
-	uo.ReadTimeout, uo.WriteTimeout = 3*time.Second, 3*time.Second
+	uo.DialTimeout, uo.ReadTimeout, uo.WriteTimeout = o.Timeout, o.Timeout, o.Timeout
+	// No client-side retries: a command that timed out may have run, and the
+	// scripts change state. Sent again blindly, an accept script would
+	// answer its own event as a duplicate and a finish script would find its
+	// own write as a conflict. Callers decide (the scripts are idempotent
+	// by event id and by Delivery.Token where a retry is wanted).
+	uo.MaxRetries = -1
 	return NewRedis(ctx, redis.NewUniversalClient(uo), o)
 }
 
@@ -73,6 +89,12 @@ func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) 
 func ParseRedisURL(raw string) (*redis.UniversalOptions, error) {
 	u, err := neturl.Parse(raw)
 	if err != nil {
+		// url.Error repeats the whole URL, password included: keep only
+		// what went wrong.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("store: redis url: %w", err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
@@ -140,15 +162,29 @@ func NewRedis(ctx context.Context, rdb redis.UniversalClient, o RedisOptions) (*
 func (r *Redis) ensureGroup(ctx context.Context) error {
 	err := r.rdb.XGroupCreateMkStream(ctx, r.k.queue, group, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return wrap(err)
+		return r.wrap(err)
 	}
 	return nil
 }
 
-// wrap marks connection-level failures as ErrUnavailable.
-func wrap(err error) error {
+// wrap classifies err (see classify) and notes when Redis was last out of
+// memory, for Ready.
+func (r *Redis) wrap(err error) error {
+	err = classify(err)
+	if errors.Is(err, ErrFull) {
+		r.lastOOM.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+// classify marks connection-level failures as ErrUnavailable and Redis'
+// OOM answer (maxmemory reached under noeviction) as ErrFull.
+func classify(err error) error {
 	if err == nil || errors.Is(err, redis.Nil) {
 		return err
+	}
+	if redis.HasErrorPrefix(err, "OOM") {
+		return fmt.Errorf("%w: %v", ErrFull, err)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrClosed) ||
@@ -161,6 +197,17 @@ func wrap(err error) error {
 	return fmt.Errorf("store: redis: %w", err)
 }
 
+// recordFields are the hash fields of an event record that Get, List and
+// the scripts' read() answer, in this order; decode reads them back.
+//
+//	doc      the record as JSON (everything but the fields below)
+//	state    the state (authoritative over doc)
+//	attempts AgentCall attempts so far
+//	dups     redeliveries recognised as duplicates
+//	sup      the id of the mapping-rejected event this one superseded
+//	supby    the id of the event that superseded this one
+var recordFields = []string{"doc", "state", "attempts", "dups", "sup", "supby"}
+
 // Lua helpers shared by the scripts: read an event's fields, move it between
 // state indexes, acknowledge a queue entry.
 const luaLib = `
@@ -172,7 +219,7 @@ local function setstate(id, old, new, score)
   redis.call('HSET', P..'ev:'..id, 'state', new)
 end
 local function read(id)
-  return redis.call('HMGET', P..'ev:'..id, 'doc', 'state', 'attempts', 'dups', 'rcv')
+  return redis.call('HMGET', P..'ev:'..id, 'doc', 'state', 'attempts', 'dups', 'sup', 'supby')
 end
 local function ack(ref)
   redis.call('XACK', P..'q', 'dialhook', ref); redis.call('XDEL', P..'q', ref)
@@ -180,44 +227,69 @@ end
 `
 
 // accept: KEYS dedup, cooldown; ARGV id, doc, state, dedupTTLms, retentionS,
-// queueMax, receivedMs, dueMs, cooldownTTLms, agent.
+// queueMax, receivedMs, dueMs, cooldownTTLms, agent, mappingFailed ('1' or ”).
+// Answers {'dup', id, <recordFields>} for a duplicate, {'full'}, or
+// {'new', id, state, supersededID}.
+//
+// Idempotent by id: a claim that already names this id means the script ran
+// before (its answer was lost), and it answers as it did then. A claim held
+// by a mapping rejection ('mf') is taken over by a submission that maps. The
+// duplicate counter is incremented with pcall: under maxmemory a
+// redelivery is still answered as a duplicate, uncounted.
 var acceptScript = redis.NewScript(luaLib + `
+local id = A[1]
+local ev = P..'ev:'..id
+local sup = ''
 if KEYS[1] ~= '' then
   local old = redis.call('GET', KEYS[1])
+  if old == id then return {'new', id, redis.call('HGET', ev, 'state') or A[3], redis.call('HGET', ev, 'sup') or ''} end
   if old then
-    local f = read(old)
-    if f[1] then f[4] = tostring(redis.call('HINCRBY', P..'ev:'..old, 'dups', 1)) end
-    return {'dup', old, f[1], f[2], f[3], f[4]}
+    local takeover = A[11] ~= '1' and redis.call('HGET', P..'ev:'..old, 'mf') == '1'
+    if not takeover then
+      local f = read(old)
+      if f[1] then
+        local n = redis.pcall('HINCRBY', P..'ev:'..old, 'dups', 1)
+        if type(n) == 'number' then f[4] = tostring(n) end
+      end
+      return {'dup', old, f[1], f[2], f[3], f[4], f[5], f[6]}
+    end
+    sup = old
   end
+elseif redis.call('EXISTS', ev) == 1 then
+  return {'new', id, redis.call('HGET', ev, 'state'), ''}
 end
 local state = A[3]
 if state == 'queued' and redis.call('XLEN', P..'q') >= tonumber(A[6]) then return {'full'} end
 if state == 'queued' or state == 'scheduled' then
   if KEYS[2] ~= '' then
-    if redis.call('SET', KEYS[2], A[1], 'NX', 'PX', A[9]) == false then state = 'suppressed' end
+    if redis.call('SET', KEYS[2], id, 'NX', 'PX', A[9]) == false then state = 'suppressed' end
   end
 end
-local id = A[1]
-local ev = P..'ev:'..id
 if KEYS[1] ~= '' then redis.call('SET', KEYS[1], id, 'PX', A[4]) end
-redis.call('HSET', ev, 'doc', A[2], 'state', state, 'attempts', 0, 'dups', 0, 'rcv', A[7], 'agent', A[10])
+redis.call('HSET', ev, 'doc', A[2], 'state', state, 'attempts', 0, 'dups', 0, 'rcv', A[7], 'agent', A[10], 'mf', A[11], 'sup', sup)
+if sup ~= '' then redis.call('HSET', P..'ev:'..sup, 'supby', id) end
 redis.call('ZADD', P..'st:'..state, A[7], id)
 redis.call('EXPIRE', ev, A[5])
 if state == 'queued' then redis.call('XADD', P..'q', '*', 'id', id) end
 if state == 'scheduled' then redis.call('ZADD', P..'due', A[8], id) end
-return {'new', id, state}
+return {'new', id, state, sup}
 `)
 
-// begin: ARGV id, ref, holdMs, nowMs. It answers the record as it leaves it
-// (doc, state, attempts, dups) without reading it again.
+// begin: ARGV id, ref, holdMs, nowMs, token. It answers the record as it
+// leaves it ({result, doc, state, attempts, dups}, and the due time for
+// 'busy') without reading it again. An event already dialing under the same
+// token is this attempt's own begin asked again: it answers 'dial' again.
 var beginScript = redis.NewScript(luaLib + `
 local id = A[1]
 local ev = P..'ev:'..id
-local f = redis.call('HMGET', ev, 'doc', 'state', 'attempts', 'dups', 'rcv', 'agent')
+local f = redis.call('HMGET', ev, 'doc', 'state', 'attempts', 'dups', 'rcv', 'agent', 'tok')
 local st = f[2]
 if not st then
   ack(A[2])
   return {'skip'}
+end
+if st == 'dialing' and A[5] ~= '' and f[7] == A[5] then
+  return {'dial', f[1], 'dialing', f[3], f[4]}
 end
 if st == 'dialing' then
   setstate(id, st, 'unknown', f[5])
@@ -248,18 +320,22 @@ end
 local n = (tonumber(f[3]) or 0) + 1
 redis.call('ZREM', P..'st:queued', id)
 redis.call('ZADD', P..'st:dialing', f[5], id)
-redis.call('HSET', ev, 'state', 'dialing', 'attempts', n)
+redis.call('HSET', ev, 'state', 'dialing', 'attempts', n, 'tok', A[5])
 return {'dial', f[1], 'dialing', tostring(n), f[4]}
 `)
 
 // finish: ARGV id, ref, state, doc, guid, dueMs, agentKey, gapMs, nowMs,
-// agentWaitersKey, retentionMs. The caller built doc from the record Begin
-// answered; the script checks the event is still dialing and answers its
-// state, attempts and dups (the caller has the rest).
+// agentWaitersKey, retentionMs, token. The caller built doc from the record
+// Begin answered; the script checks the event is still dialing and answers
+// {'ok', state, attempts, dups} (the caller has the rest), or {'conflict',
+// <recordFields>}. An event no longer dialing whose finish token ('ftok') is
+// the caller's was finished by this attempt already (its answer was lost):
+// 'ok' again. (Begin's token 'tok' would not do: a reclaim that finds the
+// event dialing turns it unknown without changing it.)
 var finishScript = redis.NewScript(luaLib + `
 local id = A[1]
 local ev = P..'ev:'..id
-local f = redis.call('HMGET', ev, 'state', 'attempts', 'dups', 'rcv')
+local f = redis.call('HMGET', ev, 'state', 'attempts', 'dups', 'rcv', 'ftok')
 if A[7] ~= '' and redis.call('GET', A[7]) == id then
   if tonumber(A[8]) > 0 then redis.call('PEXPIRE', A[7], A[8]) else redis.call('DEL', A[7]) end
   -- the agent is free once its gap is over: its waiting events are due then
@@ -275,10 +351,11 @@ if A[7] ~= '' and redis.call('GET', A[7]) == id then
 end
 if f[1] ~= 'dialing' then
   if A[2] ~= '' then ack(A[2]) end
+  if f[1] and A[12] ~= '' and f[5] == A[12] then return {'ok', f[1], f[2], f[3]} end
   local g = read(id)
-  return {'conflict', g[1], g[2], g[3], g[4]}
+  return {'conflict', g[1], g[2], g[3], g[4], g[5], g[6]}
 end
-redis.call('HSET', ev, 'doc', A[4], 'state', A[3])
+redis.call('HSET', ev, 'doc', A[4], 'state', A[3], 'ftok', A[12])
 redis.call('ZREM', P..'st:dialing', id)
 redis.call('ZADD', P..'st:'..A[3], f[4], id)
 if A[5] ~= '' then
@@ -311,20 +388,32 @@ end
 return n
 `)
 
-// redial: ARGV id, doc.
+// redial: ARGV id, doc, expectedState, expectedAttempts. The caller built
+// doc from the record it read; the script applies it only when the record
+// is still as read (state and attempts), else answers 'changed' and the
+// caller reads again. The redial rule (store.Redialable) is checked here,
+// atomically with the change: {'conflict'|'mapping_failed', <recordFields>}.
 var redialScript = redis.NewScript(luaLib + `
 local id = A[1]
 local f = read(id)
 if not f[2] then return {'missing'} end
-if f[2] ~= 'unknown' and f[2] ~= 'failed' and f[2] ~= 'rejected' then return {'conflict', f[1], f[2], f[3], f[4]} end
+if f[2] ~= A[3] or (f[3] or '0') ~= A[4] then return {'changed'} end
+if f[2] == 'rejected' and redis.call('HGET', P..'ev:'..id, 'mf') == '1' then
+  return {'mapping_failed', f[1], f[2], f[3], f[4], f[5], f[6]}
+end
+if f[2] ~= 'unknown' and f[2] ~= 'failed' and f[2] ~= 'rejected' then
+  return {'conflict', f[1], f[2], f[3], f[4], f[5], f[6]}
+end
 redis.call('ZREM', P..'st:'..f[2], id)
-redis.call('ZADD', P..'st:queued', f[5], id)
+redis.call('ZADD', P..'st:queued', redis.call('HGET', P..'ev:'..id, 'rcv'), id)
 redis.call('HSET', P..'ev:'..id, 'doc', A[2], 'state', 'queued')
 redis.call('XADD', P..'q', '*', 'id', id)
-return {'ok', A[2], 'queued', f[3], f[4]}
+f[1], f[2] = A[2], 'queued'
+return {'ok', f[1], f[2], f[3], f[4], f[5], f[6]}
 `)
 
-// decode builds an Event from doc, state, attempts, dups.
+// decode builds an Event from the values of recordFields, in that order
+// (missing trailing values count as empty).
 func decode(vals []any) (*Event, error) {
 	if len(vals) < 4 || vals[0] == nil {
 		return nil, ErrNotFound
@@ -334,15 +423,19 @@ func decode(vals []any) (*Event, error) {
 	if err := json.Unmarshal([]byte(doc), &e); err != nil {
 		return nil, fmt.Errorf("store: corrupt record: %w", err)
 	}
-	if s, ok := vals[1].(string); ok {
+	field := func(i int) string {
+		if i < len(vals) {
+			s, _ := vals[i].(string)
+			return s
+		}
+		return ""
+	}
+	if s := field(1); s != "" {
 		e.State = State(s)
 	}
-	if s, ok := vals[2].(string); ok {
-		e.Attempts, _ = strconv.Atoi(s)
-	}
-	if s, ok := vals[3].(string); ok {
-		e.Duplicates, _ = strconv.Atoi(s)
-	}
+	e.Attempts, _ = strconv.Atoi(field(2))
+	e.Duplicates, _ = strconv.Atoi(field(3))
+	e.Supersedes, e.SupersededBy = field(4), field(5)
 	return &e, nil
 }
 
@@ -353,27 +446,12 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 // sent together, in one pipeline, by the accept batcher (acceptLoop).
 func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, error) {
 	cmds := make([]*redis.Cmd, len(subs))
-	sha := acceptScript.Hash()
 	for i, s := range subs {
-		e := s.Event
-		doc, err := json.Marshal(e)
+		cmd, err := r.acceptCmd(ctx, s)
 		if err != nil {
-			return nil, fmt.Errorf("store: encode: %w", err)
+			return nil, err
 		}
-		dedup, cool := "", ""
-		if s.DedupKey != "" {
-			dedup = r.k.dedup + s.DedupKey
-		}
-		if s.CooldownKey != "" && s.CooldownTTL > 0 {
-			cool = r.k.cool + s.CooldownKey
-		}
-		var due int64
-		if e.DueAt != nil {
-			due = ms(*e.DueAt)
-		}
-		cmds[i] = redis.NewCmd(ctx, "evalsha", sha, 2, dedup, cool,
-			r.k.p, e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), int64(r.retention.Seconds()),
-			r.queueMax, ms(e.ReceivedAt), due, max(s.CooldownTTL.Milliseconds(), 1), e.Params.Agent)
+		cmds[i] = cmd
 	}
 	if err := r.send(ctx, cmds); err != nil {
 		return nil, err
@@ -382,7 +460,7 @@ func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, erro
 	for i, c := range cmds {
 		vals, err := c.Slice()
 		if err != nil {
-			return nil, wrap(err)
+			return nil, r.wrap(err)
 		}
 		switch vals[0] {
 		case "full":
@@ -397,10 +475,38 @@ func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, erro
 		default:
 			e := *subs[i].Event
 			e.State = State(vals[2].(string))
+			e.Supersedes, _ = vals[3].(string)
 			out[i] = Accepted{Event: &e}
 		}
 	}
 	return out, nil
+}
+
+// acceptCmd is the accept script's command for one submission.
+func (r *Redis) acceptCmd(ctx context.Context, s Submission) (*redis.Cmd, error) {
+	e := s.Event
+	doc, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode: %w", err)
+	}
+	dedup, cool := "", ""
+	if s.DedupKey != "" {
+		dedup = r.k.dedup + s.DedupKey
+	}
+	if s.CooldownKey != "" && s.CooldownTTL > 0 {
+		cool = r.k.cool + s.CooldownKey
+	}
+	var due int64
+	if e.DueAt != nil {
+		due = ms(*e.DueAt)
+	}
+	mf := ""
+	if e.remappable() {
+		mf = "1"
+	}
+	return evalsha(ctx, acceptScript, []string{dedup, cool},
+		r.k.p, e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), int64(r.retention.Seconds()),
+		r.queueMax, ms(e.ReceivedAt), due, max(s.CooldownTTL.Milliseconds(), 1), e.Params.Agent, mf), nil
 }
 
 // batchedScripts go through the batcher; loadScripts loads them.
@@ -447,13 +553,13 @@ func (r *Redis) send(ctx context.Context, cmds []*redis.Cmd) error {
 	case <-r.quit:
 		return errClosed
 	case <-ctx.Done():
-		return wrap(ctx.Err())
+		return r.wrap(ctx.Err())
 	}
 	select {
 	case err := <-c.done:
 		return err
 	case <-ctx.Done():
-		return wrap(ctx.Err())
+		return r.wrap(ctx.Err())
 	}
 }
 
@@ -496,7 +602,7 @@ func (r *Redis) runBatch(calls []*acceptCall) {
 	var cmds []*redis.Cmd
 	for _, c := range calls {
 		if err := c.ctx.Err(); err != nil {
-			c.done <- wrap(err)
+			c.done <- r.wrap(err)
 			continue
 		}
 		live = append(live, c)
@@ -541,9 +647,9 @@ func (r *Redis) runBatch(calls []*acceptCall) {
 
 // Get implements Store.
 func (r *Redis) Get(ctx context.Context, id string) (*Event, error) {
-	vals, err := r.rdb.HMGet(ctx, r.k.ev+id, "doc", "state", "attempts", "dups").Result()
+	vals, err := r.rdb.HMGet(ctx, r.k.ev+id, recordFields...).Result()
 	if err != nil {
-		return nil, wrap(err)
+		return nil, r.wrap(err)
 	}
 	return decode(vals)
 }
@@ -555,7 +661,7 @@ func (r *Redis) GetByGUID(ctx context.Context, guid string) (*Event, error) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, wrap(err)
+		return nil, r.wrap(err)
 	}
 	return r.Get(ctx, id)
 }
@@ -564,16 +670,16 @@ func (r *Redis) GetByGUID(ctx context.Context, guid string) (*Event, error) {
 func (r *Redis) List(ctx context.Context, state State, limit int) ([]*Event, error) {
 	ids, err := r.rdb.ZRevRange(ctx, r.k.state+string(state), 0, int64(limit)-1).Result()
 	if err != nil {
-		return nil, wrap(err)
+		return nil, r.wrap(err)
 	}
 	pipe := r.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, r.k.ev+id, "doc", "state", "attempts", "dups")
+		cmds[i] = pipe.HMGet(ctx, r.k.ev+id, recordFields...)
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, wrap(err)
+			return nil, r.wrap(err)
 		}
 	}
 	out := make([]*Event, 0, len(ids))
@@ -608,7 +714,7 @@ func (r *Redis) Next(ctx context.Context, consumer string, block time.Duration) 
 		return nil, nil
 	}
 	if err != nil {
-		return nil, wrap(err)
+		return nil, r.wrap(err)
 	}
 	return toDeliveries(res), nil
 }
@@ -630,20 +736,20 @@ func (r *Redis) Reclaim(ctx context.Context, consumer string, idle time.Duration
 		Stream: r.k.queue, Group: group, Consumer: consumer, MinIdle: idle, Start: "0-0", Count: 100,
 	}).Result()
 	if err != nil {
-		return nil, wrap(err)
+		return nil, r.wrap(err)
 	}
 	return toDeliveries([]redis.XStream{{Messages: msgs}}), nil
 }
 
 // Begin implements Store.
 func (r *Redis) Begin(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (*Event, BeginResult, error) {
-	cmd := evalsha(ctx, beginScript, nil, r.k.p, d.EventID, d.Ref, max(hold.Milliseconds(), 1), ms(now))
+	cmd := evalsha(ctx, beginScript, nil, r.k.p, d.EventID, d.Ref, max(hold.Milliseconds(), 1), ms(now), d.Token)
 	if err := r.send(ctx, []*redis.Cmd{cmd}); err != nil {
 		return nil, Skip, err
 	}
 	vals, err := cmd.Slice()
 	if err != nil {
-		return nil, Skip, wrap(err)
+		return nil, Skip, r.wrap(err)
 	}
 	var e *Event
 	if len(vals) >= 5 {
@@ -692,16 +798,16 @@ func (r *Redis) Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, 
 		due = ms(out.DueAt)
 	}
 	cmd := evalsha(ctx, finishScript, nil, r.k.p, d.EventID, d.Ref, string(out.State), doc,
-		strings.ToLower(out.CallGUID), due, akey, out.MinGap.Milliseconds(), ms(now), wkey, r.retention.Milliseconds())
+		strings.ToLower(out.CallGUID), due, akey, out.MinGap.Milliseconds(), ms(now), wkey, r.retention.Milliseconds(), d.Token)
 	if err := r.send(ctx, []*redis.Cmd{cmd}); err != nil {
 		return nil, err
 	}
 	vals, err := cmd.Slice()
 	if err != nil {
-		return nil, wrap(err)
+		return nil, r.wrap(err)
 	}
 	if vals[0] == "conflict" {
-		e, derr := decode(vals[1:5])
+		e, derr := decode(vals[1:])
 		if errors.Is(derr, ErrNotFound) {
 			return nil, ErrNotFound
 		}
@@ -742,7 +848,7 @@ func apply(e *Event, out Outcome, now time.Time) {
 func (r *Redis) Promote(ctx context.Context, now time.Time) (int, error) {
 	n, err := promoteScript.Run(ctx, r.rdb, nil, r.k.p, ms(now), 500).Int()
 	if err != nil {
-		return 0, wrap(err)
+		return 0, r.wrap(err)
 	}
 	// Trim state indexes of records past retention.
 	cut := strconv.FormatInt(ms(now.Add(-r.retention)), 10)
@@ -754,30 +860,43 @@ func (r *Redis) Promote(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
-// Redial implements Store.
+// Redial implements Store. The record is read, the redial appended, and the
+// script writes it only if the record did not change in between (else it
+// is read again): no redial overwrites a change it did not see.
 func (r *Redis) Redial(ctx context.Context, id string, rd Redial) (*Event, error) {
-	cur, err := r.Get(ctx, id)
-	if err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		cur, err := r.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		state, attempts := cur.State, strconv.Itoa(cur.Attempts)
+		cur.Redials = append(cur.Redials, rd)
+		cur.State, cur.UpdatedAt, cur.DueAt = Queued, rd.At, nil
+		doc, err := json.Marshal(cur)
+		if err != nil {
+			return nil, fmt.Errorf("store: encode: %w", err)
+		}
+		vals, err := redialScript.Run(ctx, r.rdb, nil, r.k.p, id, doc, string(state), attempts).Slice()
+		if err != nil {
+			return nil, r.wrap(err)
+		}
+		switch vals[0] {
+		case "missing":
+			return nil, ErrNotFound
+		case "changed":
+			if try < 5 {
+				continue
+			}
+			return nil, fmt.Errorf("store: redial: the event keeps changing: %w", ErrConflict)
+		case "mapping_failed":
+			e, _ := decode(vals[1:])
+			return e, ErrNotRedialable
+		case "conflict":
+			e, _ := decode(vals[1:])
+			return e, ErrConflict
+		}
+		return decode(vals[1:])
 	}
-	cur.Redials = append(cur.Redials, rd)
-	cur.State, cur.UpdatedAt, cur.DueAt = Queued, rd.At, nil
-	doc, err := json.Marshal(cur)
-	if err != nil {
-		return nil, fmt.Errorf("store: encode: %w", err)
-	}
-	vals, err := redialScript.Run(ctx, r.rdb, nil, r.k.p, id, doc).Slice()
-	if err != nil {
-		return nil, wrap(err)
-	}
-	switch vals[0] {
-	case "missing":
-		return nil, ErrNotFound
-	case "conflict":
-		e, _ := decode(vals[1:5])
-		return e, ErrConflict
-	}
-	return decode(vals[1:5])
 }
 
 // Stats implements Store.
@@ -791,7 +910,7 @@ func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
 		counts[s] = pipe.ZCard(ctx, r.k.state+string(s))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return Stats{}, wrap(err)
+		return Stats{}, r.wrap(err)
 	}
 	st := Stats{QueueDepth: depth.Val(), Scheduled: due.Val(), ByState: map[State]int64{}}
 	if msgs := first.Val(); len(msgs) > 0 {
@@ -806,7 +925,11 @@ func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
 }
 
 // Ping implements Store.
-func (r *Redis) Ping(ctx context.Context) error { return wrap(r.rdb.Ping(ctx).Err()) }
+func (r *Redis) Ping(ctx context.Context) error { return r.wrap(r.rdb.Ping(ctx).Err()) }
+
+// oomRecent is how long after an OOM answer Ready keeps failing, unless
+// INFO shows memory back under maxmemory.
+const oomRecent = 10 * time.Second
 
 // Close implements Store. Accept calls after Close answer ErrUnavailable.
 func (r *Redis) Close() error {

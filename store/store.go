@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"dialhook/ucontact"
@@ -55,6 +56,12 @@ func (s State) Valid() bool {
 	return false
 }
 
+// MappingFailed is the error_kind of an event rejected because its mapping
+// failed. Such an event has no complete call parameters: it is never
+// redialed, and it does not hold its dedup claim against a redelivery that
+// maps (see Submission and Accept).
+const MappingFailed = "mapping_failed"
+
 // Redial notes a deliberate request to dial an event again.
 type Redial struct {
 	At     time.Time `json:"at"`
@@ -82,19 +89,42 @@ type Event struct {
 	RecordID   string            `json:"record_id,omitempty"`
 	DueAt      *time.Time        `json:"due_at,omitempty"`
 	Redials    []Redial          `json:"redials,omitempty"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+	// Supersedes is the id of the mapping-rejected event whose dedup claim
+	// this one took over (a redelivery that maps now); SupersededBy is the
+	// other side of that link, on the rejected event.
+	Supersedes   string    `json:"supersedes,omitempty"`
+	SupersededBy string    `json:"superseded_by,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
+
+// remappable reports whether e was rejected by its mapping: a redelivery
+// that maps takes over its dedup claim.
+func (e *Event) remappable() bool { return e.State == Rejected && e.ErrorKind == MappingFailed }
 
 // Errors callers branch on.
 var (
 	ErrNotFound    = errors.New("store: not found")
 	ErrUnavailable = errors.New("store: unavailable")
 	ErrQueueFull   = errors.New("store: queue is full")
+	// ErrFull means the store is out of memory (Redis maxmemory reached with
+	// noeviction, or the in-memory store at memory_max_events): nothing was
+	// written; the sender should retry later. It also matches ErrUnavailable.
+	ErrFull = fmt.Errorf("%w: out of memory", ErrUnavailable)
 	// ErrConflict means the event was not in a state that allows the change.
 	ErrConflict = errors.New("store: event is not in a state that allows this")
+	// ErrNotRedialable means the event was rejected by its mapping: it has no
+	// complete call parameters; a redelivery of it is mapped again instead.
+	ErrNotRedialable = fmt.Errorf("%w: its mapping failed", ErrConflict)
 )
 
 // Submission is one event to accept.
+//
+// Dedup rule: a claim held by an earlier event makes the submission a
+// duplicate of it — unless that event was rejected by its mapping
+// (MappingFailed) and this submission maps (its state is not a mapping
+// rejection): then the new event takes the claim over, records the link
+// (Supersedes / SupersededBy) and is queued as usual. A redelivery that still
+// fails its mapping stays a duplicate of the rejected event.
 type Submission struct {
 	// Event is the new record. Its State is Queued (enqueue now), Scheduled
 	// (enqueue at DueAt), or a final state such as Rejected or Ignored
@@ -119,6 +149,11 @@ type Accepted struct {
 type Delivery struct {
 	EventID string
 	Ref     string // the queue's own id of the entry
+	// Token names one attempt of one worker at this entry. Begin and Finish
+	// called again with the same Token (after a timeout whose command may
+	// have run) answer as the first call did instead of seeing their own
+	// earlier write as a conflict; a reclaimed entry gets a new Token.
+	Token string
 }
 
 // Outcome is what a worker learned; Finish records it.
@@ -186,9 +221,31 @@ type Store interface {
 	// Promote moves due scheduled events and retries into the queue.
 	Promote(ctx context.Context, now time.Time) (int, error)
 	// Redial puts an Unknown, Failed or Rejected event back in the queue.
+	// A mapping rejection is not redialable (ErrNotRedialable); any other
+	// state answers ErrConflict. The rule is checked atomically with the
+	// change.
 	Redial(ctx context.Context, id string, r Redial) (*Event, error)
 
 	Stats(ctx context.Context, now time.Time) (Stats, error)
 	Ping(ctx context.Context) error
+	// Ready is Ping plus what Ping cannot see: nil when an event can be
+	// accepted now, else an error saying why (ErrFull when out of memory).
+	Ready(ctx context.Context) error
+	// Check inspects the store's set-up once at start-up and returns
+	// warnings for the operator (an evicting memory policy, no persistence).
+	Check(ctx context.Context) []string
 	Close() error
+}
+
+// Redialable says whether an event in state s with error kind kind may be
+// dialed again on request, and if not, why. It is the one place the rule
+// lives; both stores check it atomically with the change.
+func Redialable(s State, kind string) error {
+	switch {
+	case s == Rejected && kind == MappingFailed:
+		return ErrNotRedialable
+	case s == Unknown, s == Failed, s == Rejected:
+		return nil
+	}
+	return ErrConflict
 }

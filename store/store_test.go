@@ -18,7 +18,7 @@ import (
 // eachStore runs the contract suite against both implementations.
 func eachStore(t *testing.T, queueMax int, f func(t *testing.T, s store.Store)) {
 	t.Run("memory", func(t *testing.T) {
-		f(t, store.NewMemory(time.Hour, queueMax))
+		f(t, store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: queueMax}))
 	})
 	t.Run("redis", func(t *testing.T) {
 		ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,9 +73,28 @@ func start(t testing.TB, addr string, persistence ...string) *Server {
 	return s
 }
 
+// StartArgs runs a new redis-server on a free port without persistence,
+// with extra arguments (e.g. "--maxmemory-policy", "allkeys-lru").
+func StartArgs(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	return start(t, "", append([]string{"--save", "", "--appendonly", "no"}, extra...)...)
+}
+
+// URL is the server's redis:// URL (database 0).
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Pause stops the server process (SIGSTOP): it keeps its connections and
+// its data but answers nothing, as a Redis stalled by a slow disk or a
+// long command does. Resume continues it.
+func (s *Server) Pause() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Stop kills the server (as a crash would).
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server would not die before Wait
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 	}

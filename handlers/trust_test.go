@@ -1,0 +1,169 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"dialhook/handlers"
+	"dialhook/store"
+)
+
+// A generic event whose mapping fails can be fixed and sent again with the
+// same event id: a still-broken redelivery says what it duplicates and why
+// it still fails; the fixed one takes the claim over and is dialed once.
+func TestRejectedEventCanBeFixed(t *testing.T) {
+	stores(t, func(t *testing.T, redis bool) {
+		e := newEnv(t, envOptions{redis: redis})
+		broken := []byte(`{"event_id":"lead-fix","owner":"ana@example.com"}`)
+		r := e.do(postReq("/webhooks/generic", broken))
+		wantError(t, r, http.StatusUnprocessableEntity, "mapping_failed")
+		first := r.json(t)["event_id"].(string)
+
+		r = e.do(postReq("/webhooks/generic", broken))
+		ed := wantError(t, r, http.StatusUnprocessableEntity, "mapping_failed")
+		dup, _ := r.json(t)["duplicate_of"].(map[string]any)
+		if dup["event_id"] != first || dup["state"] != "rejected" || dup["error_kind"] != "mapping_failed" {
+			t.Errorf("still broken redelivery: duplicate_of %v", dup)
+		}
+		if f, _ := ed["fields"].(map[string]any); f["destination"] == nil {
+			t.Errorf("still broken redelivery names no field: %s", r.Body)
+		}
+
+		m := wantStatus(t, e.do(postReq("/webhooks/generic", genericLead("lead-fix", "099 123 456"))), http.StatusAccepted, "queued")
+		fixed := m["event_id"].(string)
+		if fixed == first || m["supersedes"] != first {
+			t.Fatalf("fixed redelivery = %v, want a new event superseding %s", m, first)
+		}
+		e.wantCalls([2]string{"59899123456", "1007"})
+		m = wantStatus(t, e.do(postReq("/webhooks/generic", genericLead("lead-fix", "099 123 456"))), http.StatusOK, "duplicate")
+		if dup, _ := m["duplicate_of"].(map[string]any); m["event_id"] != fixed || dup["state"] != "placed" || dup["call_guid"] == "" {
+			t.Errorf("redelivery after the call = %v", m)
+		}
+		if old := e.event(first); old["superseded_by"] != fixed || old["state"] != "rejected" {
+			t.Errorf("the rejected record = %v", old)
+		}
+		ed = wantError(t, e.admin(http.MethodPost, "/events/"+first+"/redial"), http.StatusConflict, "not_redialable")
+		if !strings.Contains(ed["message"].(string), "send the event again") {
+			t.Errorf("redial refusal does not say what to do: %v", ed["message"])
+		}
+		e.wantCalls([2]string{"59899123456", "1007"})
+	})
+}
+
+// A request that came through a proxy or tunnel on this host (ngrok) is not
+// a loopback client, whatever its peer address.
+func TestAdminNotThroughProxy(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	m := wantStatus(t, e.do(postReq("/webhooks/generic", genericLead("px-1", "099 123 456"))), http.StatusAccepted, "queued")
+	id := m["event_id"].(string)
+	paths := []struct{ method, path string }{
+		{http.MethodGet, "/events?state=placed"},
+		{http.MethodGet, "/events/" + id},
+		{http.MethodGet, "/calls/none"},
+		{http.MethodPost, "/events/" + id + "/redial"},
+		{http.MethodPost, "/webhooks/generic?dry_run=true"},
+	}
+	headers := [][2]string{
+		{"X-Forwarded-For", "203.0.113.5"}, {"X-Forwarded-Host", "abc.ngrok-free.app"}, {"X-Forwarded-Proto", "https"},
+		{"Forwarded", "for=203.0.113.5"}, {"X-Real-IP", "203.0.113.5"}, {"Ngrok-Trace-Id", "abc"}, {"Via", "1.1 proxy"},
+	}
+	for _, p := range paths {
+		for _, h := range headers {
+			req := loopback(newReq(p.method, p.path, genericLead("px-2", "099 123 456"), h[0], h[1]))
+			wantError(t, e.do(req), http.StatusForbidden, "forbidden")
+		}
+	}
+	if r := e.admin(http.MethodGet, "/events?state=queued"); r.Status != http.StatusOK {
+		t.Errorf("a direct loopback client is refused: %s", r)
+	}
+	e.settle()
+	if n := len(e.fake.calls()); n != 1 {
+		t.Errorf("%d calls, want 1: a proxied redial placed a call", n)
+	}
+}
+
+// The Bearer scheme is case-insensitive (RFC 9110).
+func TestBearerSchemeCase(t *testing.T) {
+	e := newEnv(t, envOptions{adminToken: adminToken})
+	for _, h := range []string{"Bearer " + adminToken, "bearer " + adminToken, "BEARER  " + adminToken} {
+		if r := e.do(newReq(http.MethodGet, "/events?state=queued", nil, "Authorization", h)); r.Status != http.StatusOK {
+			t.Errorf("Authorization %q = %s", h, r)
+		}
+	}
+	for _, h := range []string{"Basic " + adminToken, "Bearer", "Bearer x" + adminToken, adminToken} {
+		wantError(t, e.do(newReq(http.MethodGet, "/events?state=queued", nil, "Authorization", h)), http.StatusUnauthorized, "unauthorized")
+	}
+}
+
+// fullStore is a store out of memory: it answers, but refuses writes.
+type fullStore struct{ downStore }
+
+func (fullStore) Accept(context.Context, []store.Submission) ([]store.Accepted, error) {
+	return nil, fmt.Errorf("%w: OOM command not allowed", store.ErrFull)
+}
+func (fullStore) Ready(context.Context) error {
+	return fmt.Errorf("%w: used_memory >= maxmemory", store.ErrFull)
+}
+
+func TestStoreFull(t *testing.T) {
+	e := newEnv(t, envOptions{store: fullStore{}})
+	r := e.do(postReq("/webhooks/generic", genericLead("full-1", "099 123 456")))
+	wantError(t, r, http.StatusServiceUnavailable, "store_full")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("store_full answer has no Retry-After")
+	}
+	ed := wantError(t, e.do(newReq(http.MethodGet, "/readyz", nil)), http.StatusServiceUnavailable, "store_full")
+	if !strings.Contains(ed["message"].(string), "maxmemory") {
+		t.Errorf("readyz does not say why: %v", ed["message"])
+	}
+}
+
+// smallBuffers is a listener whose connections have a tiny send buffer, so
+// that a client that does not read blocks the server's writes at once.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// A client that never reads an admin answer is cut off at the admin write
+// deadline instead of holding the connection as long as it likes.
+func TestWriteDeadline(t *testing.T) {
+	e := newEnv(t, envOptions{noDispatcher: true, writes: handlersWrites(200 * time.Millisecond)})
+	for i := range 400 {
+		wantStatus(t, e.do(postReq("/webhooks/generic", genericLead(fmt.Sprint("wd-", i), "099 123 456"))), http.StatusAccepted, "queued")
+	}
+	srv := httptest.NewUnstartedServer(e.srv)
+	srv.Listener = smallBuffers{srv.Listener}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	d := net.Dialer{}
+	conn, err := d.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "GET /events?state=queued&limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(time.Second) // never read while the server writes
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if n := strings.Count(string(got), `"source":"generic"`); n >= 400 {
+		t.Fatalf("the whole answer (%d events, %d bytes) was written to a client that did not read", n, len(got))
+	}
+}
+
+func handlersWrites(d time.Duration) handlers.WriteTimeouts {
+	return handlers.WriteTimeouts{Webhook: d, Admin: d, Probe: d}
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Ready implements Store: Redis answers, and it is not out of memory. INFO
+// tells memory use where it is allowed; where it is not (managed Redis may
+// rename it), an OOM answer in the last oomRecent counts as full.
+func (r *Redis) Ready(ctx context.Context) error {
+	if err := r.Ping(ctx); err != nil {
+		return err
+	}
+	full, known := r.memoryFull(ctx)
+	switch {
+	case full != "":
+		return fmt.Errorf("%w: %s", ErrFull, full)
+	case !known && time.Since(time.Unix(0, r.lastOOM.Load())) < oomRecent:
+		return fmt.Errorf("%w: Redis answered OOM (maxmemory reached) in the last %s", ErrFull, oomRecent)
+	}
+	return nil
+}
+
+// memoryFull reads INFO memory of every master and says which one is full,
+// if any; known is false when INFO could not be read.
+func (r *Redis) memoryFull(ctx context.Context) (full string, known bool) {
+	var mu sync.Mutex
+	check := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			return err
+		}
+		f := infoFields(info)
+		used, _ := strconv.ParseInt(f["used_memory"], 10, 64)
+		limit, _ := strconv.ParseInt(f["maxmemory"], 10, 64)
+		if limit > 0 && used >= limit && f["maxmemory_policy"] == "noeviction" {
+			mu.Lock()
+			full = fmt.Sprintf("Redis %s is out of memory (used_memory %d >= maxmemory %d, policy noeviction)", c.Options().Addr, used, limit)
+			mu.Unlock()
+		}
+		return nil
+	}
+	var err error
+	switch c := r.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, check)
+	case *redis.Client:
+		err = check(ctx, c)
+	default:
+		return "", false
+	}
+	return full, err == nil
+}
+
+// infoFields parses the "key:value" lines of an INFO answer.
+func infoFields(info string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Check implements Store: it warns when Redis may lose dialhook's data on
+// its own — an evicting maxmemory policy drops dedup claims and queued
+// events silently; without persistence a restart loses everything. CONFIG
+// may be refused (managed Redis): then it says what to verify by hand.
+func (r *Redis) Check(ctx context.Context) []string {
+	var warn []string
+	get := func(name string) (string, error) {
+		m, err := r.rdb.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return "", err
+		}
+		return m[name], nil
+	}
+	policy, err := get("maxmemory-policy")
+	if err != nil {
+		return []string{fmt.Sprintf("could not read Redis' configuration (%v): make sure it runs with maxmemory-policy noeviction and persistence (appendonly yes, appendfsync everysec or always)", r.wrap(err))}
+	}
+	if policy != "noeviction" {
+		warn = append(warn, fmt.Sprintf("Redis maxmemory-policy is %q: when memory runs out Redis evicts keys, which can silently drop dedup claims and queued calls; set maxmemory-policy noeviction (dialhook then answers 503 store_full instead)", policy))
+	}
+	aof, _ := get("appendonly")
+	save, _ := get("save")
+	fsync, _ := get("appendfsync")
+	switch {
+	case aof != "yes" && strings.TrimSpace(save) == "":
+		warn = append(warn, "Redis persistence is off (appendonly no, no save points): a Redis restart loses every recorded event and queued call; set appendonly yes with appendfsync everysec or always")
+	case aof != "yes":
+		warn = append(warn, "Redis runs without AOF (appendonly no): a crash loses what was written since the last RDB snapshot, acknowledged events included; set appendonly yes with appendfsync everysec or always")
+	case fsync == "no":
+		warn = append(warn, "Redis appendfsync is no: the OS decides when the AOF reaches disk, so a crash can lose acknowledged events; set appendfsync everysec or always")
+	}
+	return warn
+}
