@@ -18,7 +18,9 @@ import (
 
 	"dialhook/config"
 	"dialhook/crm"
+	"dialhook/crmapi"
 	"dialhook/dispatch"
+	"dialhook/enrich"
 	"dialhook/handlers"
 	"dialhook/mapping"
 	"dialhook/metrics"
@@ -192,7 +194,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	disp := dispatch.New(st, dialer, log, m, dispatch.Options{
 		Workers: cfg.Workers, Concurrency: cfg.Concurrency, ClaimIdle: cfg.ClaimIdle.D(), RetryMax: cfg.RetryMax,
 		RetryUnknown: cfg.RetryUnknown, DialTimeout: cfg.UContact.Timeout.D(), MinGap: cfg.Agents.MinGap.D(),
-		DryRun: dry, Windows: windows,
+		DryRun: dry, Windows: windows, Enricher: newEnricher(&cfg, sources),
 	})
 	srv := handlers.New(handlers.Options{
 		Log: log, Store: st, Metrics: m, Sources: sources, AdminToken: cfg.AdminToken,
@@ -247,6 +249,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return nil
+}
+
+// newEnricher gives the dispatcher what it needs to fetch what webhooks
+// lack from the CRMs' APIs (a Close lead's contacts).
+func newEnricher(cfg *config.Config, sources map[string]*handlers.Source) *enrich.Enricher {
+	srcs := make(map[string]enrich.Source, len(sources))
+	for name, s := range sources {
+		sc := cfg.Sources[name]
+		srcs[name] = enrich.Source{Mapper: s.Mapper, CloseAPIKey: sc.APIKey, Close: &crmapi.Close{BaseURL: sc.APIBaseURL}}
+	}
+	return enrich.New(srcs, enrich.Options{})
 }
 
 // redisLogger adapts zap to go-redis' internal logger.

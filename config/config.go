@@ -122,6 +122,11 @@ type Source struct {
 	Defaults             ucontact.Params   `yaml:"defaults"`
 	Cooldown             Duration          `yaml:"cooldown"`
 	CallWindow           *CallWindow       `yaml:"call_window"`
+	// APIKey lets the dispatcher read what a webhook lacks from the CRM's
+	// API (close: the lead's contacts); APIBaseURL replaces the CRM's API
+	// address (for tests and proxies).
+	APIKey     string `yaml:"api_key"`
+	APIBaseURL string `yaml:"api_base_url"`
 }
 
 // Config is every setting of dialhook.
@@ -415,6 +420,14 @@ func (c *Config) validate() []string {
 		}
 		if s.Cooldown < 0 {
 			add("sources.%s.cooldown: must not be negative", name)
+		}
+		if (s.APIKey != "" || s.APIBaseURL != "") && s.Kind != "close" && s.Kind != "" {
+			add("sources.%s: api_key and api_base_url are read by kind close only (kind %s has no use for them)", name, s.Kind)
+		}
+		if s.APIBaseURL != "" {
+			if u, err := url.Parse(s.APIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add("sources.%s.api_base_url: %q must be an http(s) URL such as https://api.close.com", name, s.APIBaseURL)
+			}
 		}
 		if s.CallWindow != nil {
 			for _, msg := range s.CallWindow.problems() {

@@ -31,12 +31,19 @@ type Dialer interface {
 	AgentCall(ctx context.Context, p ucontact.Params) (uuid.UUID, error)
 }
 
+// Enricher fetches what an event's record lacks (store.Event.Enrich) from
+// the CRM and maps it again. It never dials and never writes to the store.
+type Enricher interface {
+	Enrich(ctx context.Context, ev *store.Event) store.Enrichment
+}
+
 // Queue is what the dispatcher needs of the store.
 type Queue interface {
 	Next(ctx context.Context, consumer string, block time.Duration) ([]store.Delivery, error)
 	Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]store.Delivery, error)
 	Begin(ctx context.Context, d store.Delivery, hold time.Duration, now time.Time) (*store.Event, store.BeginResult, error)
 	Finish(ctx context.Context, d store.Delivery, ev *store.Event, out store.Outcome, now time.Time) (*store.Event, error)
+	Enriched(ctx context.Context, d store.Delivery, ev *store.Event, out store.Enrichment, now time.Time) (*store.Event, error)
 	Promote(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -62,6 +69,7 @@ type Options struct {
 	MinGap       time.Duration // between two calls of one agent
 	DryRun       bool
 	Windows      map[string]*schedule.Window // by source; retries wait for the window
+	Enricher     Enricher                    // fetches what records lack (nil: such events are rejected)
 	Consumer     string                      // this replica's name in the consumer group
 	Poll         time.Duration               // how often due events are promoted (default 250ms)
 	Now          func() time.Time
@@ -240,8 +248,13 @@ func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
 		d.log.Debug("begin dial", zap.String("event_id", dl.EventID), zap.Error(err))
 		return
 	}
+	if res == store.NeedsEnrich {
+		if ev, res, err = d.enrich(ctx, dl, ev); err != nil {
+			return
+		}
+	}
 	switch res {
-	case store.Skip, store.Busy:
+	case store.Skip, store.Busy, store.NeedsEnrich:
 		return
 	case store.Interrupted:
 		d.m.Interrupts.Inc()
@@ -250,6 +263,41 @@ func (d *Dispatcher) handle(ctx context.Context, dl store.Delivery) {
 		return
 	}
 	d.dial(ctx, dl, ev)
+}
+
+// enrich fetches what the event's record lacks, records the result and,
+// when the event can go on, begins it again (now with its parameters).
+func (d *Dispatcher) enrich(ctx context.Context, dl store.Delivery, ev *store.Event) (*store.Event, store.BeginResult, error) {
+	var out store.Enrichment
+	if d.o.Enricher == nil {
+		out = store.Enrichment{State: store.Rejected, ErrorKind: "enrich_failed", Error: "no enricher is configured for this event"}
+	} else {
+		out = d.o.Enricher.Enrich(ctx, ev)
+	}
+	log := d.log.With(zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.String("need", ev.Enrich.Need))
+	_, err := d.q.Enriched(ctx, dl, ev, out, d.o.Now())
+	for wait := 100 * time.Millisecond; errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil && wait < 10*time.Second; wait *= 2 {
+		d.down.failed("recording an enrichment", err)
+		sleep(ctx, wait)
+		_, err = d.q.Enriched(ctx, dl, ev, out, d.o.Now())
+	}
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Recorded already (an answer lost in a timeout) or changed meanwhile: Begin tells.
+	case err != nil:
+		log.Error("enrichment could not be recorded; the entry is taken over later", zap.Error(err))
+		return nil, store.Skip, err
+	}
+	switch {
+	case out.State == store.Queued && out.DueAt.IsZero():
+		log.Info("enriched", zap.String("destination", out.Params.Destination))
+		return d.begin(ctx, dl)
+	case out.State == store.Queued:
+		log.Warn("enrichment failed; trying again later", zap.String("error", out.Error), zap.Time("retry_at", out.DueAt))
+	default:
+		log.Warn("enrichment ended the event", zap.String("state", string(out.State)), zap.String("error_kind", out.ErrorKind), zap.String("error", out.Error))
+	}
+	return ev, store.Skip, nil
 }
 
 // begin is Store.Begin, asked again with the same token while the store is

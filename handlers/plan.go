@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"dialhook/enrich"
 	"dialhook/mapping"
 	"dialhook/store"
 )
@@ -63,6 +64,13 @@ func (src *Source) plan(events []mapping.Event, now time.Time, dedupTTL time.Dur
 			p.Result = res
 			rec.Params, rec.Warnings = res.Params, res.Warnings
 		}
+		if rec.State == store.Rejected && ev.Fetch != nil {
+			// The record lacks what the CRM's API can give: fetched and
+			// mapped again by the dispatcher, before the call.
+			if pending, err := enrich.Pending(ev); err == nil {
+				rec.State, rec.Error, rec.ErrorKind, rec.Fields, rec.Enrich = store.Queued, "", "", nil, pending
+			}
+		}
 		if rec.State == store.Queued && src.Window != nil {
 			if next := src.Window.Next(now); next.IsZero() {
 				rec.State, rec.Error = store.Expired, "the call window never opens"
@@ -109,6 +117,7 @@ type DryRunEvent struct {
 	Params     any               `json:"params,omitempty"`
 	DueAt      *time.Time        `json:"due_at,omitempty"`
 	Decisions  []string          `json:"decisions,omitempty"`
+	Fetch      string            `json:"fetch,omitempty"`
 	Warnings   []string          `json:"warnings,omitempty"`
 	Errors     map[string]string `json:"errors,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
@@ -150,6 +159,10 @@ func View(src *Source, kind string, plans []Planned) DryRunView {
 		if p.MapErr != nil {
 			d.Errors = p.MapErr.Fields
 			d.Params = nil
+		}
+		if rec.Enrich != nil {
+			d.Fetch = "the record lacks what the mapping needs (" + rec.Enrich.Need + " " + rec.Enrich.Ref +
+				"): the dispatcher fetches it from the CRM's API before the call and maps the event again"
 		}
 		v.Events = append(v.Events, d)
 	}

@@ -18,4 +18,15 @@ type Event struct {
 	RecordID   string    // the CRM's id of the record, when known
 	Action     string    // e.g. "create", "change", "delete", when known
 	ReceivedAt time.Time // when dialhook received the request
+	// Fetch, when set, names what the record may lack that the CRM's API
+	// can give (a Close lead event carries contact ids, not phones): an
+	// event that does not map is then fetched and mapped again before the
+	// call, instead of being rejected.
+	Fetch *Fetch
+}
+
+// Fetch names what to fetch for an event and by which CRM id.
+type Fetch struct {
+	Need string // e.g. "close_lead": the lead's contacts from Close's API
+	Ref  string // e.g. the Close lead id
 }

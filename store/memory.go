@@ -121,6 +121,10 @@ func clone(e *Event) *Event {
 		t := *e.DueAt
 		c.DueAt = &t
 	}
+	if e.Enrich != nil {
+		en := *e.Enrich
+		c.Enrich = &en
+	}
 	return &c
 }
 

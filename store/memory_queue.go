@@ -59,6 +59,8 @@ func (m *Memory) Begin(ctx context.Context, d Delivery, hold time.Duration, now 
 	case e.State != Queued:
 		m.ack(d)
 		return clone(&e.Event), Skip, nil
+	case e.Enrich != nil:
+		return clone(&e.Event), NeedsEnrich, nil
 	}
 	if agent := e.Params.Agent; agent != "" {
 		if c, ok := m.agents[agent]; ok && now.Before(c.expires) && c.id != e.ID {

@@ -266,7 +266,7 @@ if state == 'queued' or state == 'scheduled' then
   end
 end
 if KEYS[1] ~= '' then redis.call('SET', KEYS[1], id, 'PX', A[4]) end
-redis.call('HSET', ev, 'doc', A[2], 'state', state, 'attempts', 0, 'dups', 0, 'rcv', A[7], 'agent', A[10], 'mf', A[11], 'sup', sup)
+redis.call('HSET', ev, 'doc', A[2], 'state', state, 'attempts', 0, 'dups', 0, 'rcv', A[7], 'agent', A[10], 'mf', A[11], 'sup', sup, 'enrich', A[12])
 if sup ~= '' then redis.call('HSET', P..'ev:'..sup, 'supby', id) end
 redis.call('ZADD', P..'st:'..state, A[7], id)
 redis.call('EXPIRE', ev, A[5])
@@ -282,7 +282,7 @@ return {'new', id, state, sup}
 var beginScript = redis.NewScript(luaLib + `
 local id = A[1]
 local ev = P..'ev:'..id
-local f = redis.call('HMGET', ev, 'doc', 'state', 'attempts', 'dups', 'rcv', 'agent', 'tok')
+local f = redis.call('HMGET', ev, 'doc', 'state', 'attempts', 'dups', 'rcv', 'agent', 'tok', 'enrich')
 local st = f[2]
 if not st then
   ack(A[2])
@@ -300,6 +300,7 @@ if st ~= 'queued' then
   ack(A[2])
   return {'skip', f[1], f[2], f[3], f[4]}
 end
+if f[8] == '1' then return {'enrich', f[1], f[2], f[3], f[4]} end
 local agent = f[6]
 if agent and agent ~= '' then
   local akey = P..'agent:'..agent
@@ -369,6 +370,34 @@ if A[5] ~= '' then
 end
 if A[3] == 'queued' or A[3] == 'scheduled' then redis.call('ZADD', P..'due', A[6], id) end
 if A[2] ~= '' then ack(A[2]) end
+return {'ok', A[3], f[2], f[3]}
+`)
+
+// enriched: ARGV id, ref, state, doc, agent, dueMs, mappingFailed. The
+// event must still be queued and waiting for enrichment, else
+// {'conflict', <recordFields>}. Queued with no due time: the record gets
+// its params (and agent) and goes on, its queue entry still pending with
+// the caller; queued with a due time: it waits for then; any other state
+// ends it. Answers {'ok', state, attempts, dups}.
+var enrichedScript = redis.NewScript(luaLib + `
+local id = A[1]
+local ev = P..'ev:'..id
+local f = redis.call('HMGET', ev, 'state', 'attempts', 'dups', 'rcv', 'enrich')
+if f[1] ~= 'queued' or f[5] ~= '1' then
+  local g = read(id)
+  return {'conflict', g[1], g[2], g[3], g[4], g[5], g[6]}
+end
+if A[3] == 'queued' and A[6] == '0' then
+  redis.call('HSET', ev, 'doc', A[4], 'agent', A[5], 'enrich', '')
+elseif A[3] == 'queued' then
+  redis.call('HSET', ev, 'doc', A[4])
+  redis.call('ZADD', P..'due', A[6], id)
+  ack(A[2])
+else
+  redis.call('HSET', ev, 'doc', A[4], 'mf', A[7])
+  setstate(id, 'queued', A[3], f[4])
+  ack(A[2])
+end
 return {'ok', A[3], f[2], f[3]}
 `)
 
@@ -500,17 +529,22 @@ func (r *Redis) acceptCmd(ctx context.Context, s Submission) (*redis.Cmd, error)
 	if e.DueAt != nil {
 		due = ms(*e.DueAt)
 	}
-	mf := ""
-	if e.remappable() {
-		mf = "1"
-	}
 	return evalsha(ctx, acceptScript, []string{dedup, cool},
 		r.k.p, e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), int64(r.retention.Seconds()),
-		r.queueMax, ms(e.ReceivedAt), due, max(s.CooldownTTL.Milliseconds(), 1), e.Params.Agent, mf), nil
+		r.queueMax, ms(e.ReceivedAt), due, max(s.CooldownTTL.Milliseconds(), 1), e.Params.Agent,
+		flag(e.remappable()), flag(e.Enrich != nil)), nil
+}
+
+// flag is a boolean hash field as the scripts read it: "1" or "".
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 // batchedScripts go through the batcher; loadScripts loads them.
-var batchedScripts = []*redis.Script{acceptScript, beginScript, finishScript}
+var batchedScripts = []*redis.Script{acceptScript, beginScript, finishScript, enrichedScript}
 
 func loadScripts(ctx context.Context, rdb redis.Scripter) error {
 	for _, sc := range batchedScripts {
@@ -763,6 +797,8 @@ func (r *Redis) Begin(ctx context.Context, d Delivery, hold time.Duration, now t
 		return e, Dial, nil
 	case "interrupted":
 		return e, Interrupted, nil
+	case "enrich":
+		return e, NeedsEnrich, nil
 	case "busy":
 		due, _ := strconv.ParseInt(vals[5].(string), 10, 64)
 		t := time.UnixMilli(due)
@@ -940,3 +976,47 @@ func (r *Redis) Close() error {
 
 // Client exposes the underlying client (for tests and the bench harness).
 func (r *Redis) Client() redis.UniversalClient { return r.rdb }
+
+// Enriched implements Store.
+func (r *Redis) Enriched(ctx context.Context, d Delivery, ev *Event, out Enrichment, now time.Time) (*Event, error) {
+	var cur *Event
+	if ev != nil && ev.ID == d.EventID {
+		cur = clone(ev)
+	} else {
+		var err error
+		if cur, err = r.Get(ctx, d.EventID); err != nil {
+			return nil, err
+		}
+	}
+	if cur.Enrich == nil {
+		return cur, ErrConflict
+	}
+	applyEnrichment(cur, out, now)
+	doc, err := json.Marshal(cur)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode: %w", err)
+	}
+	var due int64
+	if out.State == Queued && !out.DueAt.IsZero() {
+		due = ms(out.DueAt)
+	}
+	cmd := evalsha(ctx, enrichedScript, nil, r.k.p, d.EventID, d.Ref, string(out.State), doc, cur.Params.Agent, due,
+		flag(cur.remappable()))
+	if err := r.send(ctx, []*redis.Cmd{cmd}); err != nil {
+		return nil, err
+	}
+	vals, err := cmd.Slice()
+	if err != nil {
+		return nil, r.wrap(err)
+	}
+	if vals[0] == "conflict" {
+		e, derr := decode(vals[1:])
+		if errors.Is(derr, ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return e, ErrConflict
+	}
+	cur.Attempts, _ = strconv.Atoi(fmt.Sprint(vals[2]))
+	cur.Duplicates, _ = strconv.Atoi(fmt.Sprint(vals[3]))
+	return cur, nil
+}

@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -94,7 +95,33 @@ type Event struct {
 	// other side of that link, on the rejected event.
 	Supersedes   string    `json:"supersedes,omitempty"`
 	SupersededBy string    `json:"superseded_by,omitempty"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// Enrich, while set, says the record lacks what its mapping needs and
+	// where the dispatcher fetches it before the call (Begin answers
+	// Enrich; Enriched records the result).
+	Enrich    *Enrich   `json:"enrich,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Enrich is what an event's record lacks and where to fetch it. The store
+// keeps it opaque: the dispatcher's enricher reads it.
+type Enrich struct {
+	Need  string          `json:"need"`  // what to fetch, e.g. "close_lead"
+	Ref   string          `json:"ref"`   // the CRM id to fetch it by
+	Event json.RawMessage `json:"event"` // the normalized CRM event, to map again
+	Tries int             `json:"tries"` // fetches that failed so far
+}
+
+// Enrichment is what the enricher made of an event Begin answered Enrich
+// for: Queued without DueAt goes on to Begin at once with Params; Queued
+// with DueAt tries again then; Rejected or Ignored end it.
+type Enrichment struct {
+	State     State
+	Params    ucontact.Params
+	Warnings  []string
+	Error     string
+	ErrorKind string
+	Fields    map[string]string
+	DueAt     time.Time
 }
 
 // remappable reports whether e was rejected by its mapping: a redelivery
@@ -185,6 +212,11 @@ const (
 	// was put back to wait until Event.DueAt, or until the agent's call is
 	// finished (and its gap over) when that comes first.
 	Busy
+	// NeedsEnrich: the event's record lacks what its mapping needs
+	// (Event.Enrich); nothing changed and the delivery stays with the
+	// caller, who fetches it and calls Enriched. A worker that dies meanwhile
+	// leaves it to be reclaimed and enriched again: nothing was dialed.
+	NeedsEnrich
 )
 
 // Stats are gauges for /metrics.
@@ -218,6 +250,10 @@ type Store interface {
 	// is the record Begin answered for d: Finish builds the new record from
 	// it instead of reading it again (nil: Finish reads it).
 	Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, now time.Time) (*Event, error)
+	// Enriched records what the enricher made of an event Begin answered
+	// NeedsEnrich for (see Enrichment). ev is the record Begin answered.
+	// It answers ErrConflict when the event is no longer waiting for it.
+	Enriched(ctx context.Context, d Delivery, ev *Event, out Enrichment, now time.Time) (*Event, error)
 	// Promote moves due scheduled events and retries into the queue.
 	Promote(ctx context.Context, now time.Time) (int, error)
 	// Redial puts an Unknown, Failed or Rejected event back in the queue.
