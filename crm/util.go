@@ -36,22 +36,6 @@ func equalConst(a, b string) bool {
 
 func decodeHex(s string) ([]byte, error) { return hex.DecodeString(strings.TrimSpace(s)) }
 
-// decodeWhsec decodes a Standard Webhooks secret: "whsec_" + base64.
-func decodeWhsec(s string) ([]byte, error) {
-	rest, ok := strings.CutPrefix(s, "whsec_")
-	if !ok {
-		return nil, errors.New("missing whsec_ prefix")
-	}
-	key, err := base64.StdEncoding.DecodeString(rest)
-	if err != nil {
-		return nil, err
-	}
-	if len(key) == 0 {
-		return nil, errors.New("empty key")
-	}
-	return key, nil
-}
-
 // checkTimestamp accepts ts within skew of now, both ways.
 func checkTimestamp(ts, now time.Time, skew time.Duration) error {
 	switch d := now.Sub(ts); {
