@@ -181,7 +181,7 @@ func (a *hubspotAdapter) Parse(r *Request) (*Batch, error) {
 }
 
 func (a *hubspotAdapter) parseWorkflow(r *Request) *Batch {
-	ev := newEvent(&a.cfg, r, r.Body, hashHex(r.Body))
+	ev := newEvent(&a.cfg, r, r.Body, bodyHash(r, r.Body, nil))
 	if gjson.GetBytes(r.Body, "is-contact").Bool() {
 		ev.ObjectType = "contact"
 	}
@@ -207,7 +207,7 @@ func (a *hubspotAdapter) parseSubscriptions(r *Request, body []byte) (*Batch, er
 		if eventID == "" {
 			return nil, malformed(fmt.Sprintf("event %d has no eventId", i))
 		}
-		ev := newEvent(&a.cfg, r, raw, hashHex(raw))
+		ev := newEvent(&a.cfg, r, raw, bodyHash(r, raw, nil))
 		ev.DedupKey = strings.Join([]string{
 			str(e.Get("portalId")), str(e.Get("subscriptionId")), eventID, str(e.Get("occurredAt")),
 		}, ":")

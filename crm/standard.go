@@ -99,7 +99,7 @@ func (a *standardAdapter) Parse(r *Request) (*Batch, error) {
 	if !jsonObject(r.Body) {
 		return nil, malformed("body must be a JSON object")
 	}
-	ev := newEvent(&a.cfg, r, r.Body, hashHex(r.Body))
+	ev := newEvent(&a.cfg, r, r.Body, bodyHash(r, r.Body, nil))
 	ev.DedupKey, _, _ = stdHeaders(r)
 	return &Batch{Events: []mapping.Event{ev}}, nil
 }

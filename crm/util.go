@@ -114,6 +114,36 @@ func objectWith(obj []byte, set map[string]any) ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// withParams returns obj with the params whose keys obj lacks (the body
+// wins over the URL), or obj itself when there is nothing to add.
+func withParams(obj []byte, params map[string]string) ([]byte, error) {
+	if len(params) == 0 {
+		return obj, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	added := false
+	for k, v := range params {
+		if _, ok := m[k]; ok {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		m[k], added = b, true
+	}
+	if !added {
+		return obj, nil
+	}
+	return json.Marshal(m)
+}
+
 // basicAuth parses an "Authorization: Basic ..." header.
 func basicAuth(h string) (user, pass string, ok bool) {
 	const prefix = "basic "
