@@ -141,3 +141,24 @@ func TestZohoURLParameters(t *testing.T) {
 		checkErr(t, err, ErrMalformed)
 	})
 }
+
+func FuzzZoho(f *testing.F) {
+	const mp = "multipart/form-data; boundary=xYzZY"
+	f.Add(sample(f, "zoho-lead-form.txt"), "application/x-www-form-urlencoded")
+	f.Add(sample(f, "zoho-lead.json"), "application/json")
+	f.Add(multipartBody("xYzZY", "id", "1", "file:f", "x", "token", zohoToken), mp)
+	f.Add([]byte{}, "")
+	a := mustNew(f, Config{Name: "zoho", Kind: "zoho", Secret: zohoToken})
+	f.Fuzz(func(t *testing.T, body []byte, ct string) {
+		r := post("/?id=9", body, "Content-Type", ct)
+		_ = a.Authenticate(r)
+		b, err := a.Parse(r)
+		if err != nil {
+			return
+		}
+		ev := one(t, b)
+		if !jsonObject(ev.Record) || strings.Contains(field(t, ev, "token"), zohoToken) {
+			t.Fatalf("record %s", ev.Record)
+		}
+	})
+}
