@@ -79,6 +79,9 @@ func buildSources(cfg *config.Config) (map[string]*handlers.Source, []string, er
 				continue
 			}
 		}
+		if w, ok := ad.(crm.Warner); ok && adapterOK {
+			warnings = append(warnings, w.Warnings()...)
+		}
 		if sc.AllowUnauthenticated && sc.Kind != "generic" {
 			warnings = append(warnings, fmt.Sprintf("source %q (kind %s) accepts unauthenticated webhooks (allow_unauthenticated: true); anyone who knows the URL can trigger calls", name, sc.Kind))
 		}

@@ -58,7 +58,7 @@ func (a *closeAdapter) Parse(r *Request) (*Batch, error) {
 	if !event.IsObject() {
 		return nil, malformed("missing event object")
 	}
-	ev := newEvent(&a.cfg, r, r.Body, hashHex(r.Body))
+	ev := newEvent(&a.cfg, r, r.Body, bodyHash(r, r.Body, nil))
 	if ev.DedupKey = str(event.Get("id")); ev.DedupKey == "" {
 		return nil, malformed("event has no id")
 	}

@@ -78,6 +78,13 @@ type Adapter interface {
 	Dialect() Dialect
 }
 
+// Warner is implemented by adapters that have something to say at start-up
+// about their configuration (e.g. a secret read in a non-canonical form).
+// The caller logs each warning once.
+type Warner interface {
+	Warnings() []string
+}
+
 // Batch is what one request carries.
 type Batch struct {
 	Events []mapping.Event
@@ -116,6 +123,16 @@ func New(cfg Config) (Adapter, error) {
 			bad("public_base_url must be an http(s) URL without query, like https://abc.ngrok-free.app")
 		}
 	}
+	a := newAdapter(cfg, bad)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return a, nil
+}
+
+// newAdapter builds the adapter of cfg.Kind, reporting configuration
+// problems through bad; nil for an unknown kind.
+func newAdapter(cfg Config, bad func(format string, args ...any)) Adapter {
 	need := !cfg.AllowUnauthenticated
 	var a Adapter
 	switch cfg.Kind {
@@ -150,19 +167,7 @@ func New(cfg Config) (Adapter, error) {
 		}
 		a = &zohoAdapter{cfg: cfg}
 	case "dynamics":
-		if cfg.Secret == "" && len(cfg.AuthHeaders) == 0 && len(cfg.AuthQuery) == 0 && need {
-			bad("kind dynamics needs secret (the WebhookKey sent as ?code=), auth_headers or auth_query")
-		}
-		for k, v := range cfg.AuthHeaders {
-			if k == "" || v == "" {
-				bad("kind dynamics: auth_headers entry %q needs a name and a value", k)
-			}
-		}
-		for k, v := range cfg.AuthQuery {
-			if k == "" || v == "" {
-				bad("kind dynamics: auth_query entry %q needs a name and a value", k)
-			}
-		}
+		checkDynamics(cfg, need, bad)
 		a = &dynamicsAdapter{cfg: cfg}
 	case "close":
 		var key []byte
@@ -179,7 +184,7 @@ func New(cfg Config) (Adapter, error) {
 		}
 		a = &closeAdapter{cfg: cfg, key: key}
 	case "standard":
-		var key []byte
+		sa := &standardAdapter{cfg: cfg}
 		switch {
 		case cfg.Secret == "":
 			if need {
@@ -187,18 +192,32 @@ func New(cfg Config) (Adapter, error) {
 			}
 		default:
 			var err error
-			if key, err = decodeWhsec(cfg.Secret); err != nil {
+			if sa.key, sa.notes, err = decodeWhsec(cfg.Secret); err != nil {
 				bad("kind standard: secret must be whsec_ followed by base64")
 			}
 		}
-		a = &standardAdapter{cfg: cfg, key: key}
+		a = sa
 	default:
 		bad("unknown kind %q (known kinds: %s)", cfg.Kind, strings.Join(Kinds, ", "))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	return a
+}
+
+// checkDynamics reports the problems of a dynamics source's credentials.
+func checkDynamics(cfg Config, need bool, bad func(format string, args ...any)) {
+	if cfg.Secret == "" && len(cfg.AuthHeaders) == 0 && len(cfg.AuthQuery) == 0 && need {
+		bad("kind dynamics needs secret (the WebhookKey sent as ?code=), auth_headers or auth_query")
 	}
-	return a, nil
+	for k, v := range cfg.AuthHeaders {
+		if k == "" || v == "" {
+			bad("kind dynamics: auth_headers entry %q needs a name and a value", k)
+		}
+	}
+	for k, v := range cfg.AuthQuery {
+		if k == "" || v == "" {
+			bad("kind dynamics: auth_query entry %q needs a name and a value", k)
+		}
+	}
 }
 
 func validOrgID(id string) bool {
@@ -248,4 +267,5 @@ var (
 	_ Adapter = (*dynamicsAdapter)(nil)
 	_ Adapter = (*closeAdapter)(nil)
 	_ Adapter = (*standardAdapter)(nil)
+	_ Warner  = (*standardAdapter)(nil)
 )

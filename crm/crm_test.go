@@ -25,7 +25,8 @@ func TestNewRefusesMissingOrMalformedCredentials(t *testing.T) {
 		{Config{Name: "c", Kind: "close"}, []string{"kind close needs secret"}},
 		{Config{Name: "c", Kind: "close", Secret: "not-hex"}, []string{"secret must be the hex"}},
 		{Config{Name: "c", Kind: "close", Secret: "not-hex", AllowUnauthenticated: true}, []string{"secret must be the hex"}},
-		{Config{Name: "s", Kind: "standard", Secret: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, []string{"whsec_"}},
+		// Accepted since issue 9 item 11, like the reference libraries (with a start-up warning).
+		{Config{Name: "s", Kind: "standard", Secret: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, nil},
 		{Config{Name: "s", Kind: "standard", Secret: "whsec_!!!"}, []string{"whsec_"}},
 		{Config{Name: "sf", Kind: "salesforce"}, []string{"kind salesforce needs org_ids"}},
 		{Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{"00D5g000004XyZa", "short", "00D5g000004XyZa-AK"}},

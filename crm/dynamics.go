@@ -29,6 +29,13 @@ func (a *dynamicsAdapter) Preset() map[string]any {
 	}
 }
 
+// credentialParam reports the query parameters that carry credentials:
+// the WebhookKey (?code=) and the HttpQueryString keys.
+func (a *dynamicsAdapter) credentialParam(k string) bool {
+	_, ok := a.cfg.AuthQuery[k]
+	return ok || k == "code"
+}
+
 // Authenticate checks every configured credential: WebhookKey (?code=),
 // each HttpHeader and each HttpQueryString value.
 func (a *dynamicsAdapter) Authenticate(r *Request) error {
@@ -110,18 +117,91 @@ func (a *dynamicsAdapter) Parse(r *Request) (*Batch, error) {
 	if err != nil {
 		return nil, malformed("attributes cannot be converted to JSON")
 	}
-	ev := newEvent(&a.cfg, r, b, hashHex(r.Body))
+	ev := newEvent(&a.cfg, r, b, bodyHash(r, r.Body, a.credentialParam))
 	ev.ObjectType = str(root.Get("PrimaryEntityName"))
-	ev.RecordID = str(root.Get("PrimaryEntityId"))
-	if ev.RecordID == "" {
-		ev.RecordID = str(target.Get("Id"))
-	}
+	ev.RecordID = firstUsableID(str(root.Get("PrimaryEntityId")), str(target.Get("Id")))
 	ev.Action = message
-	ev.DedupKey = r.Header.Get("x-request-id")
-	if ev.DedupKey == "" {
-		ev.DedupKey = str(root.Get("OperationId"))
-	}
+	ev.DedupKey = dynamicsDedupKey(r, root, ev.RecordID, message, ev.BodyHash)
 	return &Batch{Events: []mapping.Event{ev}}, nil
+}
+
+// dynamicsDedupKey picks the first id that names this request and no other:
+//
+//  1. the x-request-id header;
+//  2. OperationId: "the global unique identifier of the related System
+//     Job" (RemoteExecutionContext.OperationId,
+//     https://learn.microsoft.com/en-us/previous-versions/dynamicscrm-2016/developers-guide/gg327064(v=crm.8)).
+//     A synchronous step runs without a System Job, so its OperationId is
+//     all zeros: two leads created by the same synchronous step would share
+//     it;
+//  3. the record id and message with the request's correlation ids:
+//     RequestId, "the GUID of the request being processed by the event
+//     execution pipeline" (IExecutionContext.RequestId,
+//     https://learn.microsoft.com/en-us/previous-versions/dynamicscrm-2015/developers-guide/gg326856(v=crm.7)),
+//     null in the documented asynchronous sample
+//     (https://learn.microsoft.com/power-apps/developer/data-platform/use-webhooks,
+//     "Use webhooks to create external handlers for server events");
+//     CorrelationId, "the GUID for tracking plug-in or custom workflow
+//     activity execution", shared by every step of one operation
+//     (https://learn.microsoft.com/en-us/dotnet/api/microsoft.xrm.sdk.iexecutioncontext.correlationid),
+//     hence never used without the record id; OperationCorrelationId where a
+//     sender includes it (it is not among the documented
+//     RemoteExecutionContext members); and Depth, which tells apart a step
+//     that a plug-in of the same operation triggers on the same record;
+//  4. the request hash.
+//
+// A Dataverse retry resends the same context, so every choice keeps a
+// retry's key; an all-zero GUID or a placeholder ("null", "") is never used.
+func dynamicsDedupKey(r *Request, root gjson.Result, recordID, message, hash string) string {
+	if id := r.Header.Get("x-request-id"); usableID(id) {
+		return id
+	}
+	if id := str(root.Get("OperationId")); usableID(id) {
+		return id
+	}
+	var corr []string
+	for _, k := range []string{"RequestId", "OperationCorrelationId", "CorrelationId"} {
+		if id := str(root.Get(k)); usableID(id) {
+			corr = append(corr, k+"="+id)
+		}
+	}
+	if recordID == "" || len(corr) == 0 {
+		return hash
+	}
+	parts := append([]string{recordID, message}, corr...)
+	if d := str(root.Get("Depth")); d != "" {
+		parts = append(parts, "Depth="+d)
+	}
+	return strings.Join(parts, ":")
+}
+
+// usableID reports whether id can name an event: not empty, not a
+// placeholder, not an all-zero GUID (Guid.Empty, with or without dashes or
+// braces).
+func usableID(id string) bool {
+	id = strings.TrimSpace(id)
+	switch strings.ToLower(id) {
+	case "", "null", "none", "undefined", "nil":
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch id[i] {
+		case '0', '-', '{', '}':
+		default:
+			return true
+		}
+	}
+	return false // zeros and punctuation only
+}
+
+// firstUsableID returns the first usable id of ids, or "".
+func firstUsableID(ids ...string) string {
+	for _, id := range ids {
+		if usableID(id) {
+			return strings.TrimSpace(id)
+		}
+	}
+	return ""
 }
 
 // dynamicsAttributes turns a [{key, value}] list into rec's keys.

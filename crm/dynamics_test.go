@@ -129,3 +129,68 @@ func FuzzDynamics(f *testing.F) {
 		}
 	})
 }
+
+func TestDynamicsDedupKey(t *testing.T) {
+	a := mustNew(t, Config{Name: "d", Kind: "dynamics", Secret: "k"})
+	const lead = "3f1d9b22-5c6a-ef11-8409-000d3a5c1b2e"
+	const req = "aa000000-0000-4000-8000-000000000001"
+	const corr = "8a9b2c4d-1e2f-4a5b-9c8d-7e6f5a4b3c2d"
+	body := func(op, requestID, correlationID, entityID string) []byte {
+		return []byte(`{"MessageName":"Create","PrimaryEntityName":"lead","PrimaryEntityId":"` + entityID + `","OperationId":"` + op +
+			`","RequestId":` + requestID + `,"CorrelationId":"` + correlationID + `","Depth":1,` +
+			`"InputParameters":[{"key":"Target","value":{"Id":"` + entityID + `","Attributes":[{"key":"mobilephone","value":"099"}]}}]}`)
+	}
+	async := body("c1d2e3f4-a5b6-ef11-8409-000d3a5c1b2e", "null", corr, lead)
+	sync := body(zeroGUID, `"`+req+`"`, corr, lead)
+	for _, c := range []struct {
+		name, header string
+		body         []byte
+		want         string // "hash": the event's BodyHash
+	}{
+		{"x-request-id first", "5a1f0c7e-0000-4000-8000-000000000001", async, "5a1f0c7e-0000-4000-8000-000000000001"},
+		{"zero x-request-id skipped", zeroGUID, async, "c1d2e3f4-a5b6-ef11-8409-000d3a5c1b2e"},
+		{"OperationId of an asynchronous step", "", async, "c1d2e3f4-a5b6-ef11-8409-000d3a5c1b2e"},
+		{"synchronous step: record, message and correlation ids", "", sync,
+			lead + ":Create:RequestId=" + req + ":CorrelationId=" + corr + ":Depth=1"},
+		{"braced zero OperationId", "", body("{00000000-0000-0000-0000-000000000000}", `"`+req+`"`, corr, lead),
+			lead + ":Create:RequestId=" + req + ":CorrelationId=" + corr + ":Depth=1"},
+		{"OperationCorrelationId when sent", "", []byte(strings.Replace(string(sync), `"Depth"`, `"OperationCorrelationId":"bb1","Depth"`, 1)),
+			lead + ":Create:RequestId=" + req + ":OperationCorrelationId=bb1:CorrelationId=" + corr + ":Depth=1"},
+		{"no correlation ids: request hash", "", body(zeroGUID, "null", zeroGUID, lead), "hash"},
+		{"no record id: request hash", "", body(zeroGUID, `"`+req+`"`, corr, zeroGUID), "hash"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ev := one(t, mustParse(t, a, post("/?code=k", c.body, "x-request-id", c.header)))
+			want := c.want
+			if want == "hash" {
+				want = ev.BodyHash
+			}
+			if ev.DedupKey != want {
+				t.Errorf("dedup key %q, want %q", ev.DedupKey, want)
+			}
+			if ev.RecordID == zeroGUID {
+				t.Error("a zero GUID became the record id")
+			}
+		})
+	}
+}
+
+func TestUsableID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"":     false,
+		" ":    false,
+		"null": false, "NULL": false, "undefined": false, "none": false,
+		zeroGUID:                                 false,
+		"{00000000-0000-0000-0000-000000000000}": false,
+		"00000000000000000000000000000000":       false,
+		"0":                                      false,
+		"-":                                      false,
+		"c1d2e3f4-a5b6-ef11-8409-000d3a5c1b2e":   true,
+		"00000000-0000-0000-0000-000000000001":   true,
+		"ev_1":                                   true,
+	} {
+		if got := usableID(id); got != want {
+			t.Errorf("usableID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

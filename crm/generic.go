@@ -1,10 +1,6 @@
 package crm
 
-import (
-	"net/url"
-
-	"dialhook/mapping"
-)
+import "dialhook/mapping"
 
 // tokenHeader carries the shared token of generic and zoho sources.
 const tokenHeader = "X-Dialhook-Token"
@@ -31,7 +27,13 @@ func (a *genericAdapter) Parse(r *Request) (*Batch, error) {
 	if !jsonObject(r.Body) {
 		return nil, malformed("body must be a JSON object")
 	}
-	ev := newEvent(&a.cfg, r, r.Body, hashHex(r.Body))
+	// URL query parameters are fields too (a sender that puts the lead id
+	// in the URL); the body wins where both name the same field.
+	rec, err := withParams(r.Body, recordParams(r))
+	if err != nil {
+		return nil, malformed("body cannot be combined with the URL parameters")
+	}
+	ev := newEvent(&a.cfg, r, rec, bodyHash(r, r.Body, tokenParam))
 	ev.DedupKey = r.Header.Get("Idempotency-Key")
 	return &Batch{Events: []mapping.Event{ev}}, nil
 }
@@ -49,13 +51,3 @@ func checkToken(secret string, candidates ...string) error {
 	}
 	return authErr("missing token")
 }
-
-func query(r *Request) url.Values {
-	if r.URL == nil || r.URL.RawQuery == "" {
-		return url.Values{}
-	}
-	v, _ := url.ParseQuery(r.URL.RawQuery)
-	return v
-}
-
-func queryValue(r *Request, name string) string { return query(r).Get(name) }

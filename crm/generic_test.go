@@ -32,3 +32,17 @@ func TestGenericParse(t *testing.T) {
 		checkErr(t, err, ErrMalformed)
 	}
 }
+
+func TestGenericURLParameters(t *testing.T) {
+	a := mustNew(t, Config{Name: "g", Kind: "generic", Secret: "gen-token-3456"})
+	body := []byte(`{"destination":"099 123 456","owner":"ana@example.com"}`)
+	ev := one(t, mustParse(t, a, post("/?event_id=e7&destination=1&token=gen-token-3456&wait=5s&dry_run=true", body)))
+	for k, want := range map[string]string{
+		"event_id": `"e7"`, "destination": `"099 123 456"`, "owner": `"ana@example.com"`,
+		"token": "", "wait": "", "dry_run": "",
+	} {
+		if got := field(t, ev, k); got != want {
+			t.Errorf("record[%s] = %s, want %s", k, got, want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package crm
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -148,4 +150,16 @@ func wantEvent(t *testing.T, ev mapping.Event, dedup, objectType, recordID, acti
 		t.Errorf("event (dedup %q, type %q, id %q, action %q), want (%q, %q, %q, %q)",
 			ev.DedupKey, ev.ObjectType, ev.RecordID, ev.Action, dedup, objectType, recordID, action)
 	}
+}
+
+// queryHash is a separate computation of a BodyHash with query parameters:
+// SHA-256 over "dialhook-query", NUL, the canonical (sorted, escaped)
+// query, NUL, the body.
+func queryHash(canonical string, body []byte) string {
+	if canonical == "" {
+		s := sha256.Sum256(body)
+		return hex.EncodeToString(s[:])
+	}
+	s := sha256.Sum256([]byte("dialhook-query\x00" + canonical + "\x00" + string(body)))
+	return hex.EncodeToString(s[:])
 }

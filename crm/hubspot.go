@@ -181,7 +181,7 @@ func (a *hubspotAdapter) Parse(r *Request) (*Batch, error) {
 }
 
 func (a *hubspotAdapter) parseWorkflow(r *Request) *Batch {
-	ev := newEvent(&a.cfg, r, r.Body, hashHex(r.Body))
+	ev := newEvent(&a.cfg, r, r.Body, bodyHash(r, r.Body, nil))
 	if gjson.GetBytes(r.Body, "is-contact").Bool() {
 		ev.ObjectType = "contact"
 	}
@@ -207,14 +207,101 @@ func (a *hubspotAdapter) parseSubscriptions(r *Request, body []byte) (*Batch, er
 		if eventID == "" {
 			return nil, malformed(fmt.Sprintf("event %d has no eventId", i))
 		}
-		ev := newEvent(&a.cfg, r, raw, hashHex(raw))
+		ev := newEvent(&a.cfg, r, raw, bodyHash(r, raw, nil))
 		ev.DedupKey = strings.Join([]string{
 			str(e.Get("portalId")), str(e.Get("subscriptionId")), eventID, str(e.Get("occurredAt")),
 		}, ":")
 		typ, action, _ := strings.Cut(str(e.Get("subscriptionType")), ".")
+		if typ == "object" {
+			// A generic subscription (object.creation, ...) names the type
+			// in objectTypeId instead.
+			typ = hubspotObjectName(str(e.Get("objectTypeId")))
+		}
 		ev.ObjectType, ev.Action = typ, action
 		ev.RecordID = str(e.Get("objectId"))
 		b.Events = append(b.Events, ev)
 	}
 	return b, nil
+}
+
+// hubspotObjectName turns an objectTypeId into the object name the legacy
+// subscription types use ("0-1" → "contact"), so that `when` and
+// $object_type read the same for contact.creation and object.creation. The
+// ids are HubSpot's documented list
+// (https://developers.hubspot.com/docs/guides/crm/using-object-apis, "object
+// type ID values"); generic webhooks send objectTypeId "in raw ID format
+// (e.g., 0-1 for contacts)"
+// (https://developers.hubspot.com/changelog/public-beta-generic-webhook-subscriptions).
+// A custom object ("2-…") or an id not in the list keeps its id; an event
+// without objectTypeId keeps "object".
+func hubspotObjectName(id string) string {
+	switch id {
+	case "":
+		return "object"
+	case "0-1":
+		return "contact"
+	case "0-2":
+		return "company"
+	case "0-3":
+		return "deal"
+	case "0-5":
+		return "ticket"
+	case "0-7":
+		return "product"
+	case "0-8":
+		return "line_item"
+	case "0-14":
+		return "quote"
+	case "0-18":
+		return "communication"
+	case "0-19":
+		return "feedback_submission"
+	case "0-27":
+		return "task"
+	case "0-46":
+		return "note"
+	case "0-47":
+		return "meeting"
+	case "0-48":
+		return "call"
+	case "0-49":
+		return "email"
+	case "0-53":
+		return "invoice"
+	case "0-54":
+		return "marketing_event"
+	case "0-69":
+		return "subscription"
+	case "0-74":
+		return "goal"
+	case "0-84":
+		return "discount"
+	case "0-85":
+		return "fee"
+	case "0-86":
+		return "tax"
+	case "0-101":
+		return "payment"
+	case "0-115":
+		return "user"
+	case "0-116":
+		return "postal_mail"
+	case "0-123":
+		return "order"
+	case "0-136":
+		return "lead"
+	case "0-142":
+		return "cart"
+	case "0-162":
+		return "service"
+	case "0-410":
+		return "course"
+	case "0-420":
+		return "listing"
+	case "0-421":
+		return "appointment"
+	case "0-970":
+		return "project"
+	}
+	return id
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dialhook/mapping"
 )
 
 const hsSecret = "hs-client-secret-1234"
@@ -117,7 +119,8 @@ func TestHubSpotParse(t *testing.T) {
 		r := post("/webhooks/hubspot?a=b%3Ac&x=%2F", contact, "X-HubSpot-Signature-v3", hsV3NgrokQuery, "X-HubSpot-Request-Timestamp", hsTS)
 		ev := one(t, mustParse(t, a, r))
 		wantEvent(t, ev, "", "contact", "4051", "")
-		if string(ev.Record) != string(contact) || ev.BodyHash != hashHex(contact) {
+		// Since issue 9 item 2 the hash covers the query parameters too.
+		if string(ev.Record) != string(contact) || ev.BodyHash != queryHash("a=b%3Ac&x=%2F", contact) {
 			t.Error("record or hash is not the body")
 		}
 	})
@@ -183,4 +186,63 @@ func FuzzHubSpot(f *testing.F) {
 			t.Fatalf("%d events", len(b.Events))
 		}
 	})
+}
+
+func TestHubSpotGenericObjectTypes(t *testing.T) {
+	a := mustNew(t, Config{Name: "hs", Kind: "hubspot", AllowUnauthenticated: true})
+	el := func(eventID int, subType, typeID string) string {
+		s := `{"eventId":` + strconv.Itoa(eventID) + `,"subscriptionId":7,"portalId":62515,"occurredAt":1732540200000,` +
+			`"subscriptionType":"` + subType + `","objectId":9,"attemptNumber":0`
+		if typeID != "" {
+			s += `,"objectTypeId":"` + typeID + `"`
+		}
+		return s + "}"
+	}
+	cases := []struct{ subType, typeID, wantType, wantAction string }{
+		{"object.creation", "0-1", "contact", "creation"},
+		{"object.propertyChange", "0-2", "company", "propertyChange"},
+		{"object.creation", "0-3", "deal", "creation"},
+		{"object.deletion", "0-5", "ticket", "deletion"},
+		{"object.creation", "0-136", "lead", "creation"},
+		{"object.creation", "2-4242", "2-4242", "creation"}, // custom object: keeps its id
+		{"object.creation", "0-99999", "0-99999", "creation"},
+		{"object.creation", "", "object", "creation"},
+		{"contact.creation", "", "contact", "creation"}, // legacy: as before
+		{"contact.propertyChange", "0-1", "contact", "propertyChange"},
+	}
+	var elems []string
+	for i, c := range cases {
+		elems = append(elems, el(i+1, c.subType, c.typeID))
+	}
+	b := mustParse(t, a, post("/", []byte("["+strings.Join(elems, ",")+"]")))
+	for i, c := range cases {
+		if ev := b.Events[i]; ev.ObjectType != c.wantType || ev.Action != c.wantAction {
+			t.Errorf("%s %q: type %q action %q, want %q %q", c.subType, c.typeID, ev.ObjectType, ev.Action, c.wantType, c.wantAction)
+		}
+	}
+
+	// `when` and $object_type see the object name.
+	m, err := mapping.Compile(mapping.Spec{Source: "hs", Kind: "hubspot", Preset: a.Preset(),
+		When: `event.object_type == "deal"`,
+		Rules: map[string]any{
+			"destination": map[string]any{"value": "099 123 456"},
+			"context":     map[string]any{"template": "crm-{{$object_type}}"},
+			"agent":       map[string]any{"value": "1001"},
+			"phone":       map[string]any{"value": "1001"},
+			"callerid":    map[string]any{"value": "59829001234"},
+			"outqueue":    map[string]any{"value": "Ventas->"},
+		},
+		Region: "UY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]bool{0: false, 2: true} {
+		res, err := m.Map(&b.Events[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Matched != want || (want && res.Params.Context != "crm-deal") {
+			t.Errorf("event %d: matched %v, context %q", i, res.Matched, res.Params.Context)
+		}
+	}
 }

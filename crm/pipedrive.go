@@ -56,7 +56,7 @@ func (a *pipedriveAdapter) Parse(r *Request) (*Batch, error) {
 	}
 	v1 := str(root.Get("v")) == "1" || root.Get("event").Exists() || root.Get("current").Exists() ||
 		strings.HasPrefix(str(meta.Get("version")), "1")
-	ev := newEvent(&a.cfg, r, nil, hashHex(r.Body))
+	ev := newEvent(&a.cfg, r, nil, bodyHash(r, r.Body, nil))
 	var data gjson.Result
 	if v1 {
 		action, event := str(meta.Get("action")), str(root.Get("event"))
@@ -74,13 +74,19 @@ func (a *pipedriveAdapter) Parse(r *Request) (*Batch, error) {
 			ev.RecordID = str(data.Get("id"))
 		}
 		hook, micro := str(meta.Get("webhook_id")), str(meta.Get("timestamp_micro"))
-		if micro == "" {
+		seconds := micro == ""
+		if seconds {
 			micro = str(meta.Get("timestamp"))
 		}
 		if hook == "" || ev.RecordID == "" || micro == "" {
 			return nil, malformed("v1 meta needs webhook_id, id and timestamp_micro")
 		}
 		ev.DedupKey = hook + ":" + ev.RecordID + ":" + micro
+		if seconds {
+			// Two changes of one record within a second share the
+			// second-resolution timestamp: tell them apart by content.
+			ev.DedupKey += ":" + pipedriveV1Hash(r, ev.BodyHash)
+		}
 	} else {
 		ev.Action = str(meta.Get("action"))
 		if ev.Action == "delete" || ev.Action == "deleted" {
@@ -113,6 +119,18 @@ func (a *pipedriveAdapter) Parse(r *Request) (*Batch, error) {
 	}
 	ev.Record = rec
 	return &Batch{Events: []mapping.Event{ev}}, nil
+}
+
+// pipedriveV1Hash hashes a v1 body without its top-level retry counter,
+// which Pipedrive raises on every redelivery: a redelivery keeps the hash,
+// another change does not. fallback is used if the body cannot be
+// re-encoded.
+func pipedriveV1Hash(r *Request, fallback string) string {
+	b, err := objectWith(r.Body, map[string]any{"retry": nil})
+	if err != nil {
+		return fallback
+	}
+	return bodyHash(r, b, nil)
 }
 
 // pipedrivePrimaryPhone returns the primary phone of phones (v2) or phone

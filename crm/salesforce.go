@@ -86,7 +86,7 @@ func (a *salesforceAdapter) Parse(r *Request) (*Batch, error) {
 		if err != nil {
 			return nil, malformed("sObject cannot be converted to JSON")
 		}
-		ev := newEvent(&a.cfg, r, rec, hashHex(n.raw))
+		ev := newEvent(&a.cfg, r, rec, bodyHash(r, n.raw, nil))
 		ev.DedupKey = n.id
 		ev.ObjectType = n.objectType
 		if id, ok := n.fields["Id"].(string); ok {

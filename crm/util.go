@@ -36,22 +36,6 @@ func equalConst(a, b string) bool {
 
 func decodeHex(s string) ([]byte, error) { return hex.DecodeString(strings.TrimSpace(s)) }
 
-// decodeWhsec decodes a Standard Webhooks secret: "whsec_" + base64.
-func decodeWhsec(s string) ([]byte, error) {
-	rest, ok := strings.CutPrefix(s, "whsec_")
-	if !ok {
-		return nil, errors.New("missing whsec_ prefix")
-	}
-	key, err := base64.StdEncoding.DecodeString(rest)
-	if err != nil {
-		return nil, err
-	}
-	if len(key) == 0 {
-		return nil, errors.New("empty key")
-	}
-	return key, nil
-}
-
 // checkTimestamp accepts ts within skew of now, both ways.
 func checkTimestamp(ts, now time.Time, skew time.Duration) error {
 	switch d := now.Sub(ts); {
@@ -126,6 +110,36 @@ func objectWith(obj []byte, set map[string]any) ([]byte, error) {
 			return nil, err
 		}
 		m[k] = b
+	}
+	return json.Marshal(m)
+}
+
+// withParams returns obj with the params whose keys obj lacks (the body
+// wins over the URL), or obj itself when there is nothing to add.
+func withParams(obj []byte, params map[string]string) ([]byte, error) {
+	if len(params) == 0 {
+		return obj, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	added := false
+	for k, v := range params {
+		if _, ok := m[k]; ok {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		m[k], added = b, true
+	}
+	if !added {
+		return obj, nil
 	}
 	return json.Marshal(m)
 }
