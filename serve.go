@@ -65,7 +65,7 @@ func buildSources(cfg *config.Config) (map[string]*handlers.Source, []string, er
 		cc := crm.Config{
 			Name: name, Kind: sc.Kind, Secret: sc.Secret, OrgIDs: sc.OrgIDs, BasicAuth: ba,
 			AuthHeaders: sc.AuthHeaders, AuthQuery: sc.AuthQuery, PublicBaseURL: pub, TrustProxy: sc.TrustProxy,
-			ClockSkew: sc.ClockSkew.D(), AllowUnauthenticated: sc.AllowUnauthenticated,
+			ClockSkew: sc.ClockSkew.D(), AllowUnauthenticated: sc.AllowUnauthenticated, APIKey: sc.APIKey,
 		}
 		ad, err := crm.New(cc)
 		adapterOK := err == nil

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 
@@ -65,5 +66,21 @@ func (a *closeAdapter) Parse(r *Request) (*Batch, error) {
 	ev.ObjectType = str(event.Get("object_type"))
 	ev.RecordID = firstStr([]byte(event.Raw), "object_id", "lead_id")
 	ev.Action = str(event.Get("action"))
+	if lead := str(event.Get("lead_id")); lead != "" && ev.ObjectType == "lead" && a.cfg.APIKey != "" {
+		// Lead events carry contact_ids, not the contacts' phones: when the
+		// record does not map, the dispatcher fetches the lead's contacts.
+		ev.Fetch = &mapping.Fetch{Need: "close_lead", Ref: lead}
+	}
 	return &Batch{Events: []mapping.Event{ev}}, nil
+}
+
+// Warnings implements Warner: without an API key, lead events cannot give
+// a phone number (they carry contact ids only).
+func (a *closeAdapter) Warnings() []string {
+	if a.cfg.APIKey != "" {
+		return nil
+	}
+	return []string{fmt.Sprintf("source %q (kind close) has no api_key: Close lead events (lead.created, lead.updated) carry "+
+		"contact ids, not phone numbers, so they are rejected by the mapping; set api_key (a Close API key) to fetch the "+
+		"lead's contacts before the call, or subscribe to contact.created / contact.updated instead", a.cfg.Name)}
 }

@@ -56,6 +56,9 @@ type Config struct {
 	// AllowUnauthenticated lets a kind that normally authenticates run without
 	// a credential. A credential that is configured is still checked.
 	AllowUnauthenticated bool
+	// APIKey is the close API key: with it, a lead event (which carries
+	// contact ids, not phones) is marked to be fetched before the call.
+	APIKey string
 }
 
 // DefaultClockSkew is the replay tolerance when Config.ClockSkew is zero.
@@ -268,4 +271,5 @@ var (
 	_ Adapter = (*closeAdapter)(nil)
 	_ Adapter = (*standardAdapter)(nil)
 	_ Warner  = (*standardAdapter)(nil)
+	_ Warner  = (*closeAdapter)(nil)
 )

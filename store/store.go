@@ -93,8 +93,8 @@ type Event struct {
 	// Supersedes is the id of the mapping-rejected event whose dedup claim
 	// this one took over (a redelivery that maps now); SupersededBy is the
 	// other side of that link, on the rejected event.
-	Supersedes   string    `json:"supersedes,omitempty"`
-	SupersededBy string    `json:"superseded_by,omitempty"`
+	Supersedes   string `json:"supersedes,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
 	// Enrich, while set, says the record lacks what its mapping needs and
 	// where the dispatcher fetches it before the call (Begin answers
 	// Enrich; Enriched records the result).

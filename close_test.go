@@ -1,0 +1,92 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	closeSigKey = "6b3a5f0e9c1d2e4f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"
+	closeAPIKey = "api_0123456789abcdef_s3cret"
+)
+
+// closeLeadCreated is what Close sends for lead.created: contact ids, not phones.
+func closeLeadCreated(eventID, leadID string) string {
+	return fmt.Sprintf(`{"subscription_id":"whsub_1","event":{"id":%q,"object_type":"lead","object_id":%[2]q,"lead_id":%[2]q,`+
+		`"action":"created","user_id":"user_1","data":{"id":%[2]q,"display_name":"Acme","contact_ids":["cont_1"]},"previous_data":{}}}`, eventID, leadID)
+}
+
+func closeSigned(body string) []string {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	k, _ := hex.DecodeString(closeSigKey)
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(ts + body))
+	return []string{"close-sig-hash", hex.EncodeToString(m.Sum(nil)), "close-sig-timestamp", ts}
+}
+
+// A Close lead.created event carries no phone: with an api_key on the
+// source, the dispatcher fetches the lead's contacts from Close's API and
+// dials the first contact's phone; a refused key rejects the event and
+// says what to fix, without showing the key.
+func TestCloseLeadFetchesContacts(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte(closeAPIKey+":")) {
+			http.Error(w, `{"error":"bad key"}`, http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path == "/api/v1/lead/lead_gone/" {
+			w.WriteHeader(http.StatusUnauthorized) // as a key without access to it would be answered
+			return
+		}
+		fmt.Fprint(w, `{"id":"lead_1","contacts":[{"id":"cont_1","name":"Marta","phones":[{"phone":"+598 99 765 432","type":"mobile"}]}]}`)
+	}))
+	t.Cleanup(api.Close)
+	fake := newFake(t, func(int) (int, string) { return 200, "8cf8570e-60e7-44ed-b799-3baab211b04d" })
+	cfg := filepath.Join(t.TempDir(), "dialhook.yaml")
+	os.WriteFile(cfg, []byte(`
+defaults: {callerid: "59829001234", context: agentes, outqueue: "Ventas->"}
+phone: {default_region: UY}
+agents: {fallback: {agent: "1000", phone: "1000"}}
+sources:
+  close:
+    kind: close
+    secret: `+closeSigKey+`
+    api_key: ${CLOSE_API_KEY}
+    api_base_url: `+api.URL+`
+`), 0o600)
+	env := map[string]string{"UCONTACT_BASE_URL": fake.srv.URL, "UCONTACT_TOKEN": "dG9rZW4=", "CLOSE_API_KEY": closeAPIKey}
+	base, logs := startService(t, env, "--config", cfg)
+
+	body := closeLeadCreated("ev_1", "lead_1")
+	status, ans := post(t, base+"/webhooks/close?wait=10s", body, closeSigned(body)...)
+	if status != 200 || ans["status"] != "placed" {
+		t.Fatalf("lead.created = %d %v", status, ans)
+	}
+	if fake.calls() != 1 || fake.forms[0].Get("destination") != "59899765432" || fake.forms[0].Get("agent") != "1000" {
+		t.Fatalf("AgentCalls %v, want one to the contact's phone", fake.forms)
+	}
+
+	body = closeLeadCreated("ev_2", "lead_gone")
+	status, ans = post(t, base+"/webhooks/close?wait=10s", body, closeSigned(body)...)
+	ev, _ := ans["event"].(map[string]any)
+	if status != 200 || ans["status"] != "rejected" || ev["error_kind"] != "enrich_failed" || !strings.Contains(fmt.Sprint(ev["error"]), "api_key") {
+		t.Fatalf("refused fetch = %d %v", status, ans)
+	}
+	if fake.calls() != 1 {
+		t.Fatalf("%d AgentCalls, want 1", fake.calls())
+	}
+	if strings.Contains(logs.String(), closeAPIKey) {
+		t.Fatal("the Close API key appears in the log")
+	}
+}
