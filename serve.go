@@ -26,6 +26,7 @@ import (
 	"dialhook/metrics"
 	"dialhook/schedule"
 	"dialhook/store"
+	"dialhook/store/redisurl"
 	"dialhook/ucontact"
 )
 
@@ -163,7 +164,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		st = rs
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		if err := rs.Ping(pctx); err != nil {
-			log.Warn("redis is not answering yet; webhooks answer 503 and /readyz fails until it does", zap.String("redis_url", config.MaskURL(cfg.RedisURL)), zap.Error(err))
+			log.Warn("redis is not answering yet; webhooks answer 503 and /readyz fails until it does", zap.String("redis_url", redisurl.Mask(cfg.RedisURL)), zap.Error(err))
 		} else {
 			for _, w := range rs.Check(pctx) {
 				log.Warn(w)

@@ -21,7 +21,7 @@ import (
 
 	"dialhook/mapping"
 	"dialhook/schedule"
-	"dialhook/store"
+	"dialhook/store/redisurl"
 	"dialhook/ucontact"
 )
 
@@ -317,8 +317,8 @@ func (c *Config) validate() []string {
 		add("listen (DIALHOOK_ADDR): must not be empty, e.g. :8080")
 	}
 	if c.RedisURL != "" {
-		if _, err := store.ParseRedisURL(c.RedisURL); err != nil {
-			add("redis_url (DIALHOOK_REDIS_URL): %q: %v (e.g. redis://127.0.0.1:6379/0)", MaskURL(c.RedisURL), err)
+		if _, err := redisurl.Parse(c.RedisURL); err != nil {
+			add("redis_url (DIALHOOK_REDIS_URL): %q: %v (e.g. redis://127.0.0.1:6379/0)", redisurl.Mask(c.RedisURL), err)
 		}
 	}
 	switch c.LogFormat {
@@ -453,25 +453,6 @@ func (c *Config) SourceNames() []string {
 	return names
 }
 
-// userinfo is the user[:password]@ part of a URL that url.Parse refuses.
-var userinfo = regexp.MustCompile(`//[^/@]*@`)
-
-// MaskURL hides the password of a URL such as redis://:secret@host:6379/0,
-// even one url.Parse cannot read (then all of its user info is hidden).
-func MaskURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return userinfo.ReplaceAllString(s, "//xxxxx@")
-	}
-	if u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
 // Mask hides a secret, keeping only whether it is set.
 func Mask(s string) string {
 	if s == "" {
@@ -489,7 +470,7 @@ func (c Config) Summary() map[string]any {
 	return map[string]any{
 		"config_file":          c.File,
 		"listen":               c.Listen,
-		"redis_url":            MaskURL(c.RedisURL),
+		"redis_url":            redisurl.Mask(c.RedisURL),
 		"admin_token":          Mask(c.AdminToken),
 		"dedup_window":         c.DedupWindow.D().String(),
 		"retention":            c.Retention.D().String(),

@@ -177,7 +177,4 @@ func TestRedisPasswordNeverInErrors(t *testing.T) {
 			t.Errorf("error for a bad URL shows the password: %v", err)
 		}
 	}
-	if m := MaskURL("redis://:s3cretpw@[::1:6379/0"); strings.Contains(m, "s3cretpw") {
-		t.Errorf("MaskURL of an unparseable URL = %q", m)
-	}
 }

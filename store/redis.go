@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"dialhook/store/redisurl"
 )
 
 // Every key shares the hash tag {dh}: the scripts below touch the claim, the
@@ -61,81 +61,37 @@ type RedisOptions struct {
 	Timeout time.Duration
 }
 
-// OpenRedis connects to the Redis named by url (see ParseRedisURL) and
+// OpenRedis connects to the Redis named by url (see redisurl.Parse) and
 // prepares the queue. It does not fail when Redis is down: Ping tells.
 func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) {
-	uo, err := ParseRedisURL(url)
+	u, err := redisurl.Parse(url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
 	}
-	uo.PoolSize, uo.MinIdleConns = 64, 4
-	uo.DialTimeout, uo.ReadTimeout, uo.WriteTimeout = o.Timeout, o.Timeout, o.Timeout
-	// No client-side retries: a command that timed out may have run, and the
-	// scripts change state. Sent again blindly, an accept script would
-	// answer its own event as a duplicate and a finish script would find its
-	// own write as a conflict. Callers decide (the scripts are idempotent
-	// by event id and by Delivery.Token where a retry is wanted).
-	uo.MaxRetries = -1
-	return NewRedis(ctx, redis.NewUniversalClient(uo), o)
-}
-
-// ParseRedisURL reads redis://[user:password@]host:port[,host:port…][/db][?master=NAME]
-// (rediss:// for TLS) into options for go-redis' UniversalClient: one
-// address is a single Redis; several are a Cluster; with ?master=NAME they
-// are Sentinels watching the master NAME.
-func ParseRedisURL(raw string) (*redis.UniversalOptions, error) {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		// url.Error repeats the whole URL, password included: keep only
-		// what went wrong.
-		var ue *neturl.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("store: redis url: %w", err)
+	// No client-side retries (MaxRetries -1): a command that timed out may
+	// have run, and the scripts change state. Sent again blindly, an accept
+	// script would answer its own event as a duplicate and a finish script
+	// would find its own write as a conflict. Callers decide (the scripts
+	// are idempotent by event id and by Delivery.Token where a retry is
+	// wanted).
+	switch u.Mode {
+	case redisurl.Cluster:
+		c := u.Cluster
+		c.PoolSize, c.MinIdleConns = 64, 4
+		c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.MaxRetries = o.Timeout, o.Timeout, o.Timeout, -1
+	case redisurl.Sentinel:
+		f := u.Failover
+		f.PoolSize, f.MinIdleConns = 64, 4
+		f.DialTimeout, f.ReadTimeout, f.WriteTimeout, f.MaxRetries = o.Timeout, o.Timeout, o.Timeout, -1
+	default:
+		c := u.Single
+		c.PoolSize, c.MinIdleConns = 64, 4
+		c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.MaxRetries = o.Timeout, o.Timeout, o.Timeout, -1
 	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("store: redis url: scheme %q: use redis:// or rediss://", u.Scheme)
-	}
-	o := &redis.UniversalOptions{}
-	for _, a := range strings.Split(u.Host, ",") {
-		if a == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			a = net.JoinHostPort(a, "6379")
-		}
-		o.Addrs = append(o.Addrs, a)
-	}
-	if len(o.Addrs) == 0 {
-		return nil, errors.New("store: redis url: no host")
-	}
-	if u.User != nil {
-		o.Username = u.User.Username()
-		o.Password, _ = u.User.Password()
-	}
-	if db := strings.Trim(u.Path, "/"); db != "" {
-		if o.DB, err = strconv.Atoi(db); err != nil || o.DB < 0 {
-			return nil, fmt.Errorf("store: redis url: database %q is not a number", db)
-		}
-	}
-	q := u.Query()
-	o.MasterName = q.Get("master")
-	q.Del("master")
-	if len(q) > 0 {
-		return nil, fmt.Errorf("store: redis url: unknown option %q (only master= is read)", u.RawQuery)
-	}
-	if o.DB != 0 && len(o.Addrs) > 1 && o.MasterName == "" {
-		return nil, errors.New("store: redis url: Redis Cluster has only database 0")
-	}
-	if u.Scheme == "rediss" {
-		host, _, _ := net.SplitHostPort(o.Addrs[0])
-		o.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	return o, nil
+	return NewRedis(ctx, u.Client(), o)
 }
 
 // NewRedis wraps an existing client.
