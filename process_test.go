@@ -160,7 +160,7 @@ func TestProcessKilledUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				body := fmt.Sprintf(`{"event_id":"proc-%d","callerid":"59821234567","agent":"agent-%d","phone":"1001","context":"agentes","outqueue":"Ventas->","destination":"5989%07d"}`, i, i, i)
+				body := fmt.Sprintf(`{"event_id":"proc-%d","callerid":"59821234567","agent":"agent-%d","phone":"1001","context":"agentes","outqueue":"Ventas->","destination":"59899%06d"}`, i, i, i)
 				for ctx.Err() == nil {
 					resp, err := client.Post(base+"/webhooks/generic", "application/json", strings.NewReader(body))
 					if err != nil {
@@ -246,7 +246,7 @@ func TestProcessKilledUnderLoad(t *testing.T) {
 	// uContact answered; an unknown one at most once.
 	calls := fake.calls()
 	for i := 0; i < n; i++ {
-		d := fmt.Sprintf("5989%07d", i)
+		d := fmt.Sprintf("59899%06d", i) // valid UY mobiles, as in the body above
 		got := calls[d]
 		switch rec := records[i]; rec["state"] {
 		case "placed":

@@ -178,3 +178,25 @@ func TestRedisPasswordNeverInErrors(t *testing.T) {
 		}
 	}
 }
+
+// phone.allow_letters and phone.allow_invalid are read from the file and
+// are off unless set.
+func TestPhoneOptIns(t *testing.T) {
+	c, err := Load(writeFile(t, "phone: {default_region: UY}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Phone.AllowLetters || c.Phone.AllowInvalid {
+		t.Fatalf("opt-ins on by default: %+v", c.Phone)
+	}
+	c, err = Load(writeFile(t, "phone:\n  default_region: UY\n  allow_letters: true\n  allow_invalid: true\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Phone.AllowLetters || !c.Phone.AllowInvalid || c.Phone.DefaultRegion != "UY" {
+		t.Fatalf("phone = %+v", c.Phone)
+	}
+	if _, err := Load(writeFile(t, "phone: {allow_letters: maybe}\n"), env(nil)); err == nil {
+		t.Fatal("accepted allow_letters: maybe")
+	}
+}

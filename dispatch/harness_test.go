@@ -269,7 +269,7 @@ func lead(id, agent, dest string) string {
 }
 
 // dest is a distinct valid Uruguayan mobile number for i.
-func dest(i int) string { return fmt.Sprintf("5989%07d", i) }
+func dest(i int) string { return fmt.Sprintf("59899%06d", i) } // valid UY mobiles: 099 000 000 + i
 
 type answer struct {
 	status  int

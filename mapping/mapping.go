@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"dialhook/ucontact"
@@ -47,7 +46,7 @@ type Result struct {
 	ID        string   // value of the id rule ("" when none or empty)
 	Owner     string   // value of the owner rule
 	Matched   bool     // false when `when` was false: record "ignored", do not dial
-	Warnings  []string // e.g. a number that is possible but not valid
+	Warnings  []string // e.g. a number that is possible but not valid (with phone.allow_invalid)
 	Decisions []string // which path, constant, template, route or default gave each value
 }
 
@@ -69,141 +68,6 @@ type Mapper struct {
 	phones   *phoneCache // NormalizePhone answers; nil: none kept
 }
 
-// Compile checks spec and prepares a Mapper. Every problem found is
-// reported in one *CompileError.
-func Compile(spec Spec) (*Mapper, error) {
-	m := &Mapper{
-		source:   spec.Source,
-		defaults: spec.Defaults,
-		global:   spec.GlobalDefaults,
-		phone:    spec.Phone,
-		phones:   &phoneCache{m: map[string]phoneAnswer{}},
-	}
-	ce := &CompileError{Source: spec.Source}
-	add := func(key, format string, args ...any) {
-		ce.Problems = append(ce.Problems, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
-	}
-
-	// Rules: the preset, overridden key by key.
-	type src struct {
-		raw    any
-		prefix string
-	}
-	merged := make(map[string]src, len(spec.Preset)+len(spec.Rules))
-	for k, v := range spec.Preset {
-		merged[k] = src{v, "preset."}
-	}
-	for k, v := range spec.Rules {
-		if v == nil {
-			delete(merged, k)
-			continue
-		}
-		merged[k] = src{v, "mapping."}
-	}
-	keys := make([]string, 0, len(merged))
-	for k := range merged {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var table pathTable
-	for _, k := range keys {
-		s := merged[k]
-		i := keyIndex(k)
-		if i < 0 {
-			add(s.prefix+k, "unknown key (allowed: %s)", allowedKeys)
-			continue
-		}
-		r, err := compileRule(s.raw, &table)
-		if err != nil {
-			add(s.prefix+k, "%v", err)
-			continue
-		}
-		m.rules[i] = r
-	}
-	m.paths = table.paths
-
-	// Phones.
-	m.phone.Format = strings.ToLower(strings.TrimSpace(m.phone.Format))
-	if !validFormat(m.phone.Format) {
-		add("phone.format", "unknown format %q (want e164, digits or national)", spec.Phone.Format)
-		m.phone.Format = ""
-	}
-	m.phone.DefaultRegion = strings.ToUpper(strings.TrimSpace(m.phone.DefaultRegion))
-	if r := m.phone.DefaultRegion; r != "" && !validRegion(r) {
-		add("phone.default_region", "%q is not a known region code (ISO 3166 alpha-2, e.g. \"UY\")", spec.Phone.DefaultRegion)
-		m.phone.DefaultRegion = ""
-	}
-	m.region = strings.ToUpper(strings.TrimSpace(spec.Region))
-	if m.region != "" && !validRegion(m.region) {
-		add("region", "%q is not a known region code (ISO 3166 alpha-2, e.g. \"UY\")", spec.Region)
-		m.region = ""
-	}
-	if m.region == "" {
-		m.region = m.phone.DefaultRegion
-	}
-	phoneChecks := []struct{ key, value string }{
-		{"defaults.destination", spec.Defaults.Destination},
-		{"global defaults.destination", spec.GlobalDefaults.Destination},
-	}
-	if r := m.rules[kDestination]; r != nil && r.kind == ruleConst {
-		phoneChecks = append(phoneChecks, struct{ key, value string }{"mapping.destination", r.value})
-	}
-	for _, c := range phoneChecks {
-		if c.value == "" {
-			continue
-		}
-		if _, _, err := NormalizePhone(c.value, m.region, m.phone); err != nil {
-			add(c.key, "%v", err)
-		}
-	}
-
-	// when.
-	if src := strings.TrimSpace(spec.When); src != "" {
-		c, err := compileWhen(src)
-		if err != nil {
-			add("when", "%v", err)
-		}
-		m.when = c
-	}
-
-	// Routing.
-	owners := make([]string, 0, len(spec.Agents.Routes))
-	for o := range spec.Agents.Routes {
-		owners = append(owners, o)
-	}
-	sort.Strings(owners)
-	m.routes = make(map[string]Route, len(owners))
-	m.folded = make(map[string]Route, len(owners))
-	foldedFrom := make(map[string]string, len(owners))
-	for _, o := range owners {
-		r := spec.Agents.Routes[o]
-		r.Agent, r.Phone = strings.TrimSpace(r.Agent), strings.TrimSpace(r.Phone)
-		if r.Agent == "" {
-			add("agents.routes."+o, "route has no agent")
-		}
-		m.routes[o] = r
-		lo := strings.ToLower(o)
-		if prev, dup := foldedFrom[lo]; dup {
-			add("agents.routes."+o, "same owner as %q except for case; keep one", prev)
-			continue
-		}
-		foldedFrom[lo] = o
-		m.folded[lo] = r
-	}
-	if f := spec.Agents.Fallback; f != nil {
-		r := Route{Agent: strings.TrimSpace(f.Agent), Phone: strings.TrimSpace(f.Phone)}
-		if r.Agent == "" {
-			add("agents.fallback", "route has no agent")
-		}
-		m.fallback = &r
-	}
-
-	if len(ce.Problems) > 0 {
-		return nil, ce
-	}
-	return m, nil
-}
-
 // maxStackPaths is how many distinct paths Map looks up without allocating.
 const maxStackPaths = 16
 
@@ -218,50 +82,53 @@ func (m *Mapper) Map(ev *Event) (*Result, error) { return m.mapEvent(ev, true) }
 // that do not show the trail (the webhook path) and should not pay for it.
 func (m *Mapper) MapParams(ev *Event) (*Result, error) { return m.mapEvent(ev, false) }
 
+// mapState is what one mapEvent call builds up.
+type mapState struct {
+	res    *Result
+	trail  bool
+	failed map[string]string
+}
+
+func (st *mapState) fail(field, msg string) {
+	if st.failed == nil {
+		st.failed = make(map[string]string, 2)
+	}
+	st.failed[field] = msg
+}
+
 func (m *Mapper) mapEvent(ev *Event, trail bool) (*Result, error) {
 	res := &Result{Matched: true}
 	if trail {
 		res.Decisions = make([]string, 0, 12)
 	}
 	if m.when != nil {
-		ok, err := m.when.eval(ev)
-		if err != nil {
-			res.Matched = false
-			if trail {
-				res.Decisions = append(res.Decisions, "when: error: "+err.Error())
-			}
-			return res, &Error{Fields: map[string]string{"when": err.Error()}}
-		}
-		if !ok {
-			res.Matched = false
-			if trail {
-				res.Decisions = append(res.Decisions, "when: false, event ignored ("+m.when.src+")")
-			}
-			return res, nil
-		}
-		if trail {
-			res.Decisions = append(res.Decisions, "when: true ("+m.when.src+")")
+		if stop, err := m.matchWhen(ev, res, trail); stop {
+			return res, err
 		}
 	}
 
 	// Look every path up once.
-	var buf [maxStackPaths]string
-	vals := buf[:0]
+	var vbuf [maxStackPaths]string
+	var kbuf [maxStackPaths]valKind
+	vals, kinds := vbuf[:0], kbuf[:0]
 	if len(m.paths) > maxStackPaths {
-		vals = make([]string, 0, len(m.paths))
+		vals, kinds = make([]string, 0, len(m.paths)), make([]valKind, 0, len(m.paths))
 	}
 	if len(m.paths) > 0 {
 		rec := string(ev.Record) // results must not alias the caller's buffer
 		for _, p := range m.paths {
-			vals = append(vals, resultString(gjson.Get(rec, p)))
+			r := gjson.Get(rec, p)
+			vals = append(vals, resultString(r))
+			kinds = append(kinds, kindOf(r))
 		}
 	}
 
 	var got [numKeys]string
 	var how [numKeys]string // "path x", "constant", "template", for decisions
+	var kind [numKeys]valKind
 	for i, r := range m.rules {
 		if r != nil {
-			got[i], how[i] = r.eval(ev, vals)
+			got[i], how[i], kind[i] = r.eval(ev, vals, kinds)
 		}
 	}
 	res.ID, res.Owner = got[kID], got[kOwner]
@@ -275,102 +142,182 @@ func (m *Mapper) mapEvent(ev *Event, trail bool) (*Result, error) {
 		}
 	}
 
-	var failed map[string]string
-	fail := func(field, msg string) {
-		if failed == nil {
-			failed = make(map[string]string, 2)
-		}
-		failed[field] = msg
-	}
-
-	// Routing: only when the rules named neither the agent nor the phone.
+	st := &mapState{res: res, trail: trail}
 	var route *Route
+	var routed Route
 	routeHow := ""
+	// Routing: only when the rules named neither the agent nor the phone.
 	if got[kAgent] == "" && got[kPhone] == "" && got[kOwner] != "" {
-		owner := got[kOwner]
-		if r, ok := m.routes[owner]; ok {
-			route = &r
-			if trail {
-				routeHow = `route for owner "` + owner + `"`
-			}
-		} else if r, ok := m.folded[strings.ToLower(owner)]; ok {
-			route = &r
-			if trail {
-				routeHow = `route for owner "` + owner + `" (case-insensitive)`
-			}
-		} else if m.fallback != nil {
-			route = m.fallback
-			if trail {
-				routeHow = `fallback route (owner "` + owner + `" has no route)`
-			}
-		} else {
-			fail("agent", `owner "`+owner+`" has no route and there is no fallback`)
-			if trail {
-				res.Decisions = append(res.Decisions, `agent: owner "`+owner+`" has no route and there is no fallback`)
-			}
+		var ok bool
+		if routed, routeHow, ok = m.route(st, got[kOwner]); ok {
+			route = &routed
 		}
 	}
-
 	for i := range kOwner {
-		name := keyNames[i]
-		v, from := got[i], how[i]
-		fromRecord := v != "" && m.rules[i] != nil && m.rules[i].kind != ruleConst
-		ruleEmpty := v == "" && m.rules[i] != nil
-		if v == "" && route != nil && (i == kAgent || i == kPhone) {
-			if i == kAgent {
-				v = route.Agent
-			} else {
-				v = route.Phone
-			}
-			if v != "" {
-				from = routeHow
-			}
-		}
-		if v == "" && m.defaults.Get(name) != "" {
-			v, from = m.defaults.Get(name), "source default"
-		}
-		if v == "" && m.global.Get(name) != "" {
-			v, from = m.global.Get(name), "global default"
-		}
-		if v == "" && i == kTech {
-			v, from = "SIP", "built-in default (AgentCall requires SIP)"
-		}
-		if v == "" {
-			if _, done := failed[name]; !done {
-				fail(name, m.missing(i))
-			}
-			continue
-		}
-		if trail {
-			if ruleEmpty {
-				from += " (" + m.missing(i) + ")"
-			}
-			res.Decisions = append(res.Decisions, describe(name, v, from))
-		}
-		if i == kDestination || (i == kCallerID && fromRecord) {
-			n, warn, err := m.normalizePhone(v)
-			if err != nil {
-				fail(name, err.Error())
-				continue
-			}
-			if warn != "" {
-				res.Warnings = append(res.Warnings, name+": "+warn)
-			}
-			if trail {
-				res.Decisions = append(res.Decisions, name+": "+m.phoneNote(v, n, warn))
-			}
-			v = n
-		}
-		res.Params.Set(name, v)
+		m.setParam(st, i, got[i], how[i], kind[i], route, routeHow)
 	}
-	if failed != nil {
-		return res, &Error{Fields: failed}
+	if st.failed != nil {
+		return res, &Error{Fields: st.failed}
 	}
 	return res, nil
 }
 
+// matchWhen evaluates the when condition; stop is true when mapping ends
+// here (false condition or evaluation error).
+func (m *Mapper) matchWhen(ev *Event, res *Result, trail bool) (stop bool, err error) {
+	ok, err := m.when.eval(ev)
+	if err != nil {
+		res.Matched = false
+		if trail {
+			res.Decisions = append(res.Decisions, "when: error: "+err.Error())
+		}
+		return true, &Error{Fields: map[string]string{"when": err.Error()}}
+	}
+	if !ok {
+		res.Matched = false
+		if trail {
+			res.Decisions = append(res.Decisions, "when: false, event ignored ("+m.when.src+")")
+		}
+		return true, nil
+	}
+	if trail {
+		res.Decisions = append(res.Decisions, "when: true ("+m.when.src+")")
+	}
+	return false, nil
+}
+
+// route picks the route for owner and says which (with the trail), or
+// fails the agent. The owner comes from the record: messages quote it.
+func (m *Mapper) route(st *mapState, owner string) (r Route, how string, ok bool) {
+	if r, ok := m.routes[owner]; ok {
+		if st.trail {
+			how = around("route for owner ", owner, "")
+		}
+		return r, how, true
+	}
+	if r, ok := m.folded[strings.ToLower(owner)]; ok {
+		if st.trail {
+			how = around("route for owner ", owner, " (case-insensitive)")
+		}
+		return r, how, true
+	}
+	if m.fallback != nil {
+		if st.trail {
+			how = around("fallback route (owner ", owner, " has no route)")
+		}
+		return *m.fallback, how, true
+	}
+	msg := around("owner ", owner, " has no route and there is no fallback")
+	st.fail("agent", msg)
+	if st.trail {
+		st.res.Decisions = append(st.res.Decisions, "agent: "+msg)
+	}
+	return Route{}, "", false
+}
+
+// setParam completes parameter i, whose rule gave v, from the route (agent
+// and phone) or the defaults when v is empty, checks the value and sets it,
+// or records why it cannot.
+func (m *Mapper) setParam(st *mapState, i int, v, from string, k valKind, route *Route, routeHow string) {
+	name := keyNames[i]
+	r := m.rules[i]
+	fromRecord := v != "" && r != nil && r.kind != ruleConst
+	ruleEmpty := v == "" && r != nil
+	if v == "" {
+		k = vkText // whatever comes next is configuration text
+	}
+	if v == "" && route != nil && (i == kAgent || i == kPhone) {
+		v = route.Agent
+		if i == kPhone {
+			v = route.Phone
+		}
+		if v != "" {
+			from = routeHow
+		}
+	}
+	if v == "" && m.defaults.Get(name) != "" {
+		v, from = m.defaults.Get(name), "source default"
+	}
+	if v == "" && m.global.Get(name) != "" {
+		v, from = m.global.Get(name), "global default"
+	}
+	if v == "" && i == kTech {
+		v, from = "SIP", "built-in default (AgentCall requires SIP)"
+	}
+	if v == "" {
+		if _, done := st.failed[name]; !done {
+			st.fail(name, m.missing(i))
+		}
+		return
+	}
+	if st.trail {
+		if ruleEmpty {
+			from += " (" + m.missing(i) + ")"
+		}
+		st.res.Decisions = append(st.res.Decisions, describe(name, v, from))
+	}
+	out, msg := v, ""
+	switch {
+	case i == kDestination || (i == kCallerID && fromRecord):
+		out, msg = m.phoneParam(st, name, v, k)
+	case i == kCallerID || i == kPhone:
+		// An extension or a fixed caller id: sent as written, so only its
+		// characters are checked.
+		if msg = phoneKindProblem(k, v); msg == "" {
+			msg = extensionProblem(v)
+		}
+	}
+	if msg == "" {
+		msg = textProblem(out, maxLen[i])
+	}
+	if msg != "" {
+		st.fail(name, msg)
+		return
+	}
+	st.res.Params.Set(name, out)
+}
+
+// phoneParam normalizes a customer number (destination, or a caller id read
+// from the record).
+func (m *Mapper) phoneParam(st *mapState, name, v string, k valKind) (number, problem string) {
+	if msg := phoneKindProblem(k, v); msg != "" {
+		return "", msg
+	}
+	n, warn, err := m.normalizePhone(v)
+	if err != nil {
+		return "", err.Error()
+	}
+	if warn != "" {
+		st.res.Warnings = append(st.res.Warnings, name+": "+warn)
+	}
+	if st.trail {
+		st.res.Decisions = append(st.res.Decisions, name+": "+m.phoneNote(v, n, warn))
+	}
+	return n, ""
+}
+
 func describe(name, value, from string) string {
+	if !plain(value) {
+		return name + " = " + quote(value) + " from " + from
+	}
 	return name + ` = "` + value + `" from ` + from
+}
+
+// around is before + v in double quotes + after, v quoted and cut as quote
+// does unless it is plain.
+func around(before, v, after string) string {
+	if !plain(v) {
+		return before + quote(v) + after
+	}
+	return before + `"` + v + `"` + after
+}
+
+// plain reports whether v reads the same between double quotes as quoted by
+// quote: short, without control characters, quotes or backslashes. Values
+// that are not (control characters, a document) reach no message or
+// decision as they are.
+func plain(v string) bool {
+	return textProblem(v, quoteMax) == "" && !strings.ContainsAny(v, `"\`)
 }
 
 func (m *Mapper) phoneNote(raw, out, warn string) string {
@@ -404,20 +351,22 @@ func (m *Mapper) missing(i int) string {
 	return "no value (the constant is empty and there is no default)"
 }
 
-// eval computes the rule's value for one event and says where it came from.
-func (r *rule) eval(ev *Event, vals []string) (value, from string) {
+// eval computes the rule's value for one event, says where it came from
+// and what kind of value it was (see valKind). A template has the kind of
+// its first placeholder that cannot be a phone number, else vkText.
+func (r *rule) eval(ev *Event, vals []string, kinds []valKind) (value, from string, kind valKind) {
 	switch r.kind {
 	case rulePath:
-		return vals[r.paths[0]], r.froms[0]
+		return vals[r.paths[0]], r.froms[0], kinds[r.paths[0]]
 	case ruleList:
 		for i, p := range r.paths {
 			if vals[p] != "" {
-				return vals[p], r.froms[i]
+				return vals[p], r.froms[i], kinds[p]
 			}
 		}
-		return "", r.froms[0]
+		return "", r.froms[0], vkText
 	case ruleConst:
-		return r.value, "constant"
+		return r.value, "constant", r.vkind
 	case ruleTemplate:
 		var b strings.Builder
 		n := 0
@@ -429,13 +378,16 @@ func (r *rule) eval(ev *Event, vals []string) (value, from string) {
 			switch {
 			case p.path >= 0:
 				b.WriteString(vals[p.path])
+				if k := kinds[p.path]; kind == vkText && k != vkWhole {
+					kind = k
+				}
 			case p.meta != metaNone:
 				b.WriteString(p.meta.value(ev))
 			default:
 				b.WriteString(p.lit)
 			}
 		}
-		return strings.TrimSpace(b.String()), "template"
+		return strings.TrimSpace(b.String()), "template", kind
 	}
-	return "", ""
+	return "", "", vkText
 }

@@ -26,7 +26,7 @@ func readFile(t testing.TB, name string) []byte {
 // full gives every parameter a source default so that a test can look at
 // one parameter without the others failing.
 var full = ucontact.Params{
-	CallerID: "100", Agent: "agent-default", Phone: "phone-default", Tech: "SIP",
+	CallerID: "100", Agent: "agent-default", Phone: "1999", Tech: "SIP",
 	Context: "ctx-default", OutQueue: "queue-default", Destination: "+59899000000",
 }
 
@@ -229,12 +229,12 @@ func TestRouting(t *testing.T) {
 	}{
 		{"route hit", `{"o":"71234567"}`, nil, nil, "1001", "2001", "", `agent = "1001" from route for owner "71234567"`},
 		{"case-insensitive email", `{"o":"ana@example.COM"}`, nil, nil, "1002", "2002", "", "(case-insensitive)"},
-		{"route without phone → default phone", `{"o":"no-phone"}`, nil, nil, "1003", "phone-default", "", ""},
+		{"route without phone → default phone", `{"o":"no-phone"}`, nil, nil, "1003", "1999", "", ""},
 		{"fallback", `{"o":"999"}`, nil, fallback, "1000", "2000", "", `fallback route (owner "999" has no route)`},
 		{"no fallback", `{"o":"999"}`, nil, nil, "", "", `agent: owner "999" has no route and there is no fallback`, ""},
-		{"owner empty → defaults", `{"o":""}`, nil, nil, "agent-default", "phone-default", "", ""},
-		{"no owner rule → defaults", `{"o":"71234567"}`, map[string]any{"owner": nil}, nil, "agent-default", "phone-default", "", ""},
-		{"direct agent skips routing", `{"o":"999","a":"7"}`, map[string]any{"agent": "a"}, nil, "7", "phone-default", "", ""},
+		{"owner empty → defaults", `{"o":""}`, nil, nil, "agent-default", "1999", "", ""},
+		{"no owner rule → defaults", `{"o":"71234567"}`, map[string]any{"owner": nil}, nil, "agent-default", "1999", "", ""},
+		{"direct agent skips routing", `{"o":"999","a":"7"}`, map[string]any{"agent": "a"}, nil, "7", "1999", "", ""},
 		{"direct phone skips routing", `{"o":"999","p":"8"}`, map[string]any{"phone": "p"}, nil, "agent-default", "8", "", ""},
 		{"empty direct agent → routing", `{"o":"71234567","a":""}`, map[string]any{"agent": "a"}, nil, "1001", "2001", "", ""},
 	}
@@ -301,9 +301,36 @@ func TestNormalizePhone(t *testing.T) {
 		{raw: "099 123 456 789 012 345", region: "UY", wantE: `"099 123 456 789 012 345" is not a possible phone number (too long)`},
 		{raw: "099 123 456", region: "XX", wantE: `unknown region "XX"`},
 		{raw: "099 123 456", region: "UY", opts: PhoneOptions{Format: "pretty"}, wantE: `unknown phone format "pretty" (want e164, digits or national)`},
-		// Possible (right length) but not in use: dialed with a warning.
-		{raw: "+1 415 123 4567", want: "14151234567", wantWarn: `"+1 415 123 4567" is a possible but not a valid US number; dialing it anyway`},
-		{raw: "01 234 567", region: "UY", want: "5981234567", wantWarn: `"01 234 567" is a possible but not a valid UY number; dialing it anyway`},
+		// Possible (right length) but not in use: refused, unless
+		// phone.allow_invalid, which dials it with a warning.
+		{raw: "+1 415 123 4567", wantE: `"+1 415 123 4567" is not a valid US number (a possible length, but not in use per the phone library); set phone.allow_invalid: true to dial such numbers anyway`},
+		{raw: "01 234 567", region: "UY", wantE: `"01 234 567" is not a valid UY number (a possible length, but not in use per the phone library); set phone.allow_invalid: true to dial such numbers anyway`},
+		{raw: "+1 415 123 4567", opts: PhoneOptions{AllowInvalid: true}, want: "14151234567", wantWarn: `"+1 415 123 4567" is a possible but not a valid US number; dialing it anyway`},
+		{raw: "01 234 567", region: "UY", opts: PhoneOptions{AllowInvalid: true}, want: "5981234567", wantWarn: `"01 234 567" is a possible but not a valid UY number; dialing it anyway`},
+		// Separators people write.
+		{raw: "099.123.456", region: "UY", want: "59899123456"},
+		{raw: "099/123456", region: "UY", want: "59899123456"},
+		{raw: "099\u00a0123\u00a0456", region: "UY", want: "59899123456"},
+		// The whitelist: anything else is refused, naming the character.
+		{raw: "\u202e654321990", region: "UY", wantE: `"\u202e654321990" has a character that is not allowed (U+202E '\u202e' at character 1); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		{raw: "099\u200b123456", region: "UY", wantE: `"099\u200b123456" has a character that is not allowed (U+200B '\u200b' at character 4); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		{raw: "099\x00123456", region: "UY", wantE: `"099\x00123456" has a character that is not allowed (U+0000 '\x00' at character 4); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		{raw: "099 123\r\n456", region: "UY", wantE: `"099 123\r\n456" has a character that is not allowed (U+000D '\r' at character 8); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		{raw: "099\xff123456", region: "UY", wantE: `"099\xff123456" is not valid UTF-8`},
+		{raw: "099 ١٢٣ 456", region: "UY", wantE: `"099 ١٢٣ 456" has a character that is not allowed (U+0661 '١' at character 5); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		{raw: "598+99123456", wantE: `"598+99123456" has a character that is not allowed (U+002B '+' at character 4); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		{raw: "099 123 456#", region: "UY", wantE: `"099 123 456#" has a character that is not allowed (U+0023 '#' at character 12); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		{raw: "tel:+598-99-123-456", wantE: `"tel:+598-99-123-456" has a character that is not allowed (U+003A ':' at character 4); a phone number is digits with an optional leading + and the separators space - . ( ) /`},
+		// Letters only with phone.allow_letters; never an extension.
+		{raw: "099-CALL-NOW", region: "UY", wantE: `"099-CALL-NOW" has letters; a phone number is digits with an optional leading + and the separators space - . ( ) /; set phone.allow_letters: true to read keypad letters such as 1-800-FLOWERS`},
+		{raw: "1-800-FLOWERS", region: "US", wantE: `"1-800-FLOWERS" has letters; a phone number is digits with an optional leading + and the separators space - . ( ) /; set phone.allow_letters: true to read keypad letters such as 1-800-FLOWERS`},
+		{raw: "099 123 456 ext. 12", region: "UY", wantE: `"099 123 456 ext. 12" has letters; a phone number is digits with an optional leading + and the separators space - . ( ) /; set phone.allow_letters: true to read keypad letters such as 1-800-FLOWERS`},
+		{raw: "1-800-FLOWERS", region: "US", opts: PhoneOptions{AllowLetters: true}, want: "18003569377"},
+		{raw: "099-CALL-NOW", region: "UY", opts: PhoneOptions{AllowLetters: true}, wantE: `"099-CALL-NOW" is not a valid UY number (a possible length, but not in use per the phone library); set phone.allow_invalid: true to dial such numbers anyway`},
+		{raw: "099 123 456 ext. 12", region: "UY", opts: PhoneOptions{AllowLetters: true}, wantE: `"099 123 456 ext. 12" has an extension (12), which cannot be dialed; keep only the number in this field`},
+		{raw: "+598 99 123 456 x12", opts: PhoneOptions{AllowLetters: true}, wantE: `"+598 99 123 456 x12" has an extension (12), which cannot be dialed; keep only the number in this field`},
+		// A long value is refused without being quoted whole.
+		{raw: strings.Repeat("9", 70), region: "UY", wantE: `"` + strings.Repeat("9", 48) + `"… (70 bytes) is not a possible phone number (too long)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw+"/"+tt.region+"/"+tt.opts.Format, func(t *testing.T) {
@@ -335,6 +362,8 @@ func TestMapPhones(t *testing.T) {
 		dest     string
 		wantErr  string
 		wantWarn string
+		// allowInvalid sets phone.allow_invalid.
+		allowInvalid bool
 	}{
 		{name: "destination and callerid from record", rules: map[string]any{"destination": "phone", "callerid": "caller"}, callerid: "59829012345", dest: "59899123456"},
 		{name: "national format", rules: map[string]any{"destination": "phone", "callerid": "caller"}, format: "national", callerid: "29012345", dest: "099123456"},
@@ -348,7 +377,9 @@ func TestMapPhones(t *testing.T) {
 		{name: "impossible callerid", rules: map[string]any{"destination": "phone", "callerid": "bad"}, wantErr: `callerid: "12" is not a possible phone number (too short)`},
 		{name: "missing destination", rules: map[string]any{"destination": "properties.phone.value"}, defaults: ucontact.Params{Destination: "-"}, wantErr: `destination: no value at properties.phone.value`},
 		{name: "missing destination list", rules: map[string]any{"destination": []any{"mobilephone", "telephone1"}}, defaults: ucontact.Params{Destination: "-"}, wantErr: `destination: no value at mobilephone, telephone1`},
-		{name: "possible but invalid", rules: map[string]any{"destination": "odd"}, callerid: "100", dest: "5981234567", wantWarn: `destination: "01 234 567" is a possible but not a valid UY number; dialing it anyway`},
+		{name: "possible but invalid", rules: map[string]any{"destination": "odd"}, wantErr: `destination: "01 234 567" is not a valid UY number (a possible length, but not in use per the phone library); set phone.allow_invalid: true to dial such numbers anyway`},
+		{name: "possible but invalid, allowed", rules: map[string]any{"destination": "odd"}, allowInvalid: true, callerid: "100", dest: "5981234567", wantWarn: `destination: "01 234 567" is a possible but not a valid UY number; dialing it anyway`},
+		{name: "invalid callerid from record", rules: map[string]any{"destination": "phone", "callerid": "odd"}, wantErr: `callerid: "01 234 567" is not a valid UY number (a possible length, but not in use per the phone library); set phone.allow_invalid: true to dial such numbers anyway`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,7 +388,7 @@ func TestMapPhones(t *testing.T) {
 			if d.Destination == "-" {
 				d.Destination = ""
 			}
-			m := mustCompile(t, Spec{Source: "s", Rules: tt.rules, Defaults: d, Region: "UY", Phone: PhoneOptions{Format: tt.format}})
+			m := mustCompile(t, Spec{Source: "s", Rules: tt.rules, Defaults: d, Region: "UY", Phone: PhoneOptions{Format: tt.format, AllowInvalid: tt.allowInvalid}})
 			r, err := m.Map(&Event{Record: rec})
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != "mapping failed: "+tt.wantErr {

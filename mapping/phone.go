@@ -21,7 +21,26 @@ type PhoneOptions struct {
 	DefaultRegion string `yaml:"default_region"` // ISO 3166 alpha-2; "" = numbers are international
 	Format        string `yaml:"format"`         // e164|digits|national; "" = digits
 	Prefix        string `yaml:"prefix"`         // prepended after formatting (e.g. a trunk digit)
+	// AllowLetters reads keypad letters (1-800-FLOWERS) as their digits.
+	// Off by default: a letter in a CRM's phone field is far more often a
+	// note ("099 123 456 call after 5") than a vanity number, and the
+	// parser would turn the note into digits and dial them.
+	AllowLetters bool `yaml:"allow_letters"`
+	// AllowInvalid dials, with a warning, numbers of a possible length that
+	// the phone library says are not in use in their country. Off by default:
+	// such a number is far more often a typo than a new range; the opt-in is
+	// there because numbering plans change faster than the library.
+	AllowInvalid bool `yaml:"allow_invalid"`
 }
+
+// maxPhoneInput is the longest text read as a phone number: phonenumbers
+// rejects very long input itself, but only after copying it around, and a
+// phone number written with every separator never needs more.
+const maxPhoneInput = 64
+
+// maxPrefix bounds phone.prefix so that prefix and the longest E.164
+// number ('+' and 15 digits) fit in MaxLen["destination"].
+const maxPrefix = 16
 
 func validFormat(f string) bool {
 	switch f {
@@ -45,10 +64,14 @@ func validRegion(r string) bool {
 // as international: a leading "+" or "00" is optional, so digit-only numbers
 // such as 59899123456 pass through unchanged.
 //
-// A number that is not even possible (wrong length, unknown country code,
-// not a number) is an error naming raw. A possible number that is not valid
-// for its country is returned with a warning: numbering plans change faster
-// than libraries, so the call is still attempted.
+// Only ASCII digits, a leading '+' and the separators space, no-break space,
+// '-', '.', '(', ')' and '/' are read; letters only with opts.AllowLetters
+// (keypad letters, converted by the phone library). Anything else, a number
+// that is not even possible (wrong length, unknown country code, not a
+// number), a number with an extension, and a possible number that is not
+// valid for its country are errors naming raw. With opts.AllowInvalid the
+// last is returned with a warning instead: numbering plans change faster
+// than libraries.
 func NormalizePhone(raw, region string, opts PhoneOptions) (number string, warning string, err error) {
 	if region == "" {
 		region = opts.DefaultRegion
@@ -65,11 +88,38 @@ func NormalizePhone(raw, region string, opts PhoneOptions) (number string, warni
 	if s == "" {
 		return "", "", notPossible(raw, "empty")
 	}
-	// phonenumbers rejects very long input itself, but only after copying
-	// it around; a phone number never needs more than this.
-	if len(s) > 64 {
+	if len(s) > maxPhoneInput {
 		return "", "", notPossible(raw, "too long")
 	}
+	hint := "; set phone.allow_letters: true to read keypad letters such as 1-800-FLOWERS"
+	if msg := phoneTextProblem(s, opts.AllowLetters, hint); msg != "" {
+		return "", "", errors.New(msg)
+	}
+	num, err := parsePhone(raw, s, region)
+	if err != nil {
+		return "", "", err
+	}
+	switch format {
+	case FormatE164:
+		number = phonenumbers.Format(num, phonenumbers.E164)
+	case FormatNational:
+		number = digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+	default:
+		number = phonenumbers.Format(num, phonenumbers.E164)[1:]
+	}
+	if !phonenumbers.IsValidNumber(num) {
+		where := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
+		if !opts.AllowInvalid {
+			return "", "", fmt.Errorf("%s is not a valid %s number (a possible length, but not in use per the phone library); set phone.allow_invalid: true to dial such numbers anyway", quote(raw), where)
+		}
+		warning = fmt.Sprintf("%s is a possible but not a valid %s number; dialing it anyway", quote(raw), where)
+	}
+	return opts.Prefix + number, warning, nil
+}
+
+// parsePhone parses s (raw trimmed and checked) and checks that the result
+// is a possible number without an extension.
+func parsePhone(raw, s, region string) (*phonenumbers.PhoneNumber, error) {
 	parseRegion := region
 	if region == "" {
 		s = international(s)
@@ -84,24 +134,18 @@ func NormalizePhone(raw, region string, opts PhoneOptions) (number string, warni
 				why = "too short"
 			}
 		}
-		return "", "", notPossible(raw, why)
+		return nil, notPossible(raw, why)
+	}
+	if ext := num.GetExtension(); ext != "" {
+		// Only letters ("ext. 12", "x12") make an extension through the
+		// character check. Dialing the number without it would reach a
+		// switchboard rather than the person.
+		return nil, fmt.Errorf("%s has an extension (%s), which cannot be dialed; keep only the number in this field", quote(raw), ext)
 	}
 	if why := phonenumbers.IsPossibleNumberWithReason(num); why != phonenumbers.IS_POSSIBLE {
-		return "", "", notPossible(raw, possibleReason(why))
+		return nil, notPossible(raw, possibleReason(why))
 	}
-	switch format {
-	case FormatE164:
-		number = phonenumbers.Format(num, phonenumbers.E164)
-	case FormatNational:
-		number = digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
-	default:
-		number = phonenumbers.Format(num, phonenumbers.E164)[1:]
-	}
-	if !phonenumbers.IsValidNumber(num) {
-		where := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
-		warning = fmt.Sprintf("%q is a possible but not a valid %s number; dialing it anyway", raw, where)
-	}
-	return opts.Prefix + number, warning, nil
+	return num, nil
 }
 
 // international rewrites a number read without a region so that
@@ -147,7 +191,7 @@ func digitsOnly(s string) string {
 }
 
 func notPossible(raw, why string) error {
-	return fmt.Errorf("%q is not a possible phone number (%s)", raw, why)
+	return fmt.Errorf("%s is not a possible phone number (%s)", quote(raw), why)
 }
 
 func parseReason(err error) string {
@@ -200,7 +244,9 @@ type phoneAnswer struct {
 // answered from its cache when the same raw value was seen before.
 func (m *Mapper) normalizePhone(raw string) (number, warning string, err error) {
 	c := m.phones
-	if c == nil {
+	if c == nil || len(raw) > maxPhoneInput {
+		// A value this long is refused at once; keeping it would let one
+		// event pin a large string in the cache.
 		return NormalizePhone(raw, m.region, m.phone)
 	}
 	c.mu.RLock()

@@ -105,6 +105,7 @@ type rule struct {
 	names []string // the paths as written, for messages
 	froms []string // "path " + names[i], for decisions without allocating
 	value string   // ruleConst
+	vkind valKind  // ruleConst: vkFraction or vkNegative when YAML gave such a number
 	parts []part   // ruleTemplate
 	text  string   // ruleTemplate as written
 }
@@ -208,7 +209,7 @@ func compileMap(m map[string]any, t *pathTable) (*rule, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &rule{kind: ruleConst, value: s}, nil
+		return &rule{kind: ruleConst, value: s, vkind: scalarKind(v)}, nil
 	case hasTemplate:
 		s, ok := tpl.(string)
 		if !ok {
@@ -243,6 +244,24 @@ func scalar(v any) (string, error) {
 		return strconv.FormatFloat(x, 'f', -1, 64), nil
 	}
 	return "", fmt.Errorf("value is %s; want a string, number or boolean", typeName(v))
+}
+
+// scalarKind tells a YAML number that cannot be a phone number: yaml.v3
+// decodes 5.9899123456e10 and 59899123456.0 as float64.
+func scalarKind(v any) valKind {
+	switch x := v.(type) {
+	case float64:
+		return vkFraction
+	case int:
+		if x < 0 {
+			return vkNegative
+		}
+	case int64:
+		if x < 0 {
+			return vkNegative
+		}
+	}
+	return vkText
 }
 
 func typeName(v any) string {
