@@ -249,7 +249,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		}
 		// One worker and one call in flight: the queue is served in order,
 		// which settle() relies on.
-		d := dispatch.New(qs, cl, log, e.metrics, dispatch.Options{Workers: 1, Concurrency: 1, DialTimeout: 5 * time.Second, Poll: 20 * time.Millisecond, RetryBase: 10 * time.Millisecond})
+		d := dispatch.New(qs, cl, log, e.metrics, dispatch.Options{Workers: 1, Concurrency: 1, DialTimeout: 5 * time.Second, Poll: 20 * time.Millisecond, RetryBase: 10 * time.Millisecond,
+			Now: func() time.Time { return testNow }}) // the server's clock: due times are compared with it
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
