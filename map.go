@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"dialhook/crm"
-	"dialhook/handlers"
+	"dialhook/intake"
 	"dialhook/store"
 )
 
@@ -56,17 +56,13 @@ func mapCommand(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	h.Set("Content-Type", contentType)
 	req := &crm.Request{Method: http.MethodPost, URL: &url.URL{Path: "/webhooks/" + source}, Host: "localhost", Header: h, Body: body, Now: time.Now()}
-	batch, err := src.Adapter.Parse(req)
+	res, err := intake.NewPipeline(nil, cfg.DedupWindow.D(), 0).Explain(ctx, src, req)
 	if err != nil {
 		return fmt.Errorf("parse: %w", err)
 	}
-	var plans []handlers.Planned
-	if batch.Ignored == "" {
-		plans = src.Plan(batch.Events, req.Now, cfg.DedupWindow.D())
-	}
-	view := handlers.View(src, src.Adapter.Kind(), plans)
-	if batch.Ignored != "" {
-		view.Note = "ignored: " + batch.Ignored
+	view := intake.View(src, src.Adapter.Kind(), res.Plans)
+	if res.Ignored != "" {
+		view.Note = "ignored: " + res.Ignored
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

@@ -22,6 +22,7 @@ import (
 	"dialhook/dispatch"
 	"dialhook/enrich"
 	"dialhook/handlers"
+	"dialhook/intake"
 	"dialhook/mapping"
 	"dialhook/metrics"
 	"dialhook/schedule"
@@ -46,9 +47,9 @@ func loadConfig(name string, args []string, getenv func(string) string, extra fu
 
 // buildSources compiles every source's adapter and mapping, reporting every
 // problem at once.
-func buildSources(cfg *config.Config) (map[string]*handlers.Source, []string, error) {
+func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, error) {
 	var problems, warnings []string
-	out := map[string]*handlers.Source{}
+	out := map[string]*intake.Source{}
 	var globalWin *schedule.Window
 	if cfg.CallWindow != nil {
 		globalWin, _ = cfg.CallWindow.Compile() // validated in config
@@ -109,7 +110,7 @@ func buildSources(cfg *config.Config) (map[string]*handlers.Source, []string, er
 		if sc.CallWindow != nil {
 			win, _ = sc.CallWindow.Compile()
 		}
-		out[name] = &handlers.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win}
+		out[name] = &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win}
 	}
 	if len(problems) > 0 {
 		return nil, warnings, &config.Error{Problems: problems}
@@ -257,7 +258,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // newEnricher gives the dispatcher what it needs to fetch what webhooks
 // lack from the CRMs' APIs (a Close lead's contacts).
-func newEnricher(cfg *config.Config, sources map[string]*handlers.Source) *enrich.Enricher {
+func newEnricher(cfg *config.Config, sources map[string]*intake.Source) *enrich.Enricher {
 	srcs := make(map[string]enrich.Source, len(sources))
 	for name, s := range sources {
 		sc := cfg.Sources[name]

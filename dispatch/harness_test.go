@@ -23,6 +23,7 @@ import (
 	"dialhook/crm"
 	"dialhook/dispatch"
 	"dialhook/handlers"
+	"dialhook/intake"
 	"dialhook/internal/testredis"
 	"dialhook/mapping"
 	"dialhook/metrics"
@@ -182,7 +183,7 @@ type replicaConfig struct {
 	idle bool
 }
 
-func genericSource(t *testing.T, w *schedule.Window) map[string]*handlers.Source {
+func genericSource(t *testing.T, w *schedule.Window) map[string]*intake.Source {
 	t.Helper()
 	ad, err := crm.New(crm.Config{Name: "generic", Kind: "generic"})
 	if err != nil {
@@ -195,7 +196,7 @@ func genericSource(t *testing.T, w *schedule.Window) map[string]*handlers.Source
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]*handlers.Source{"generic": {Name: "generic", Adapter: ad, Mapper: mp, Window: w}}
+	return map[string]*intake.Source{"generic": {Name: "generic", Adapter: ad, Mapper: mp, Window: w}}
 }
 
 func newReplica(t *testing.T, cfg replicaConfig) *replica {

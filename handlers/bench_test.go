@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"dialhook/crm"
+	"dialhook/intake"
 	"dialhook/mapping"
 	"dialhook/metrics"
 	"dialhook/store"
@@ -45,9 +46,15 @@ func benchServer(b *testing.B) *Server {
 	}
 	return New(Options{
 		Log: zap.NewNop(), Store: store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: benchQueue}), Metrics: metrics.New(nil),
-		Sources:     map[string]*Source{"generic": {Name: "generic", Adapter: ad, Mapper: mp}},
+		Sources:     map[string]*intake.Source{"generic": {Name: "generic", Adapter: ad, Mapper: mp}},
 		DedupWindow: 24 * time.Hour,
 	})
+}
+
+// resetStore gives s an empty in-memory store.
+func resetStore(s *Server) {
+	st := store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: benchQueue})
+	s.store, s.intake = st, intake.NewPipeline(st, s.dedup, s.storeWait)
 }
 
 // genericBody is crm/testdata/generic-call.json with its event id replaced.
@@ -68,7 +75,7 @@ func BenchmarkGenericWebhook(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		if n%benchReset == 0 {
-			s.store = store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: benchQueue})
+			resetStore(s)
 		}
 		n++
 		benchPost(b, s, genericBody("evt-"+strconv.Itoa(n)), http.StatusAccepted)
@@ -85,7 +92,7 @@ func BenchmarkGenericWebhookNewNumber(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		if n%benchReset == 0 {
-			s.store = store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: benchQueue})
+			resetStore(s)
 		}
 		n++
 		dest := strconv.Itoa(99000000 + n%1000000) // 099 000 000 + n: a Uruguayan mobile number

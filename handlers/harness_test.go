@@ -29,6 +29,7 @@ import (
 	"dialhook/crm"
 	"dialhook/dispatch"
 	"dialhook/handlers"
+	"dialhook/intake"
 	"dialhook/internal/testredis"
 	"dialhook/mapping"
 	"dialhook/metrics"
@@ -124,7 +125,7 @@ func (f *fakeUContact) answers() []string {
 }
 
 // testSources builds the sources like serve.go's buildSources does.
-func testSources(t *testing.T) map[string]*handlers.Source {
+func testSources(t *testing.T) map[string]*intake.Source {
 	t.Helper()
 	type def struct {
 		cfg      crm.Config
@@ -162,7 +163,7 @@ func testSources(t *testing.T) map[string]*handlers.Source {
 		"cool":     {cfg: crm.Config{Kind: "generic"}, cooldown: 10 * time.Minute},
 		"windowed": {cfg: crm.Config{Kind: "generic"}, window: evening},
 	}
-	out := map[string]*handlers.Source{}
+	out := map[string]*intake.Source{}
 	for name, d := range defs {
 		d.cfg.Name = name
 		ad, err := crm.New(d.cfg)
@@ -192,7 +193,7 @@ func testSources(t *testing.T) map[string]*handlers.Source {
 		if err != nil {
 			t.Fatalf("source %s: %v", name, err)
 		}
-		out[name] = &handlers.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: d.cooldown, Window: d.window}
+		out[name] = &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: d.cooldown, Window: d.window}
 	}
 	return out
 }

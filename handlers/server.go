@@ -13,10 +13,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
-	"dialhook/crm"
-	"dialhook/mapping"
+	"dialhook/intake"
 	"dialhook/metrics"
-	"dialhook/schedule"
 	"dialhook/store"
 )
 
@@ -30,21 +28,12 @@ type Store interface {
 	Ready(ctx context.Context) error
 }
 
-// Source is one configured sender, ready to serve.
-type Source struct {
-	Name     string
-	Adapter  crm.Adapter
-	Mapper   *mapping.Mapper
-	Cooldown time.Duration
-	Window   *schedule.Window
-}
-
 // Options are the dependencies and settings of the Server.
 type Options struct {
 	Log         *zap.Logger
 	Store       Store
 	Metrics     *metrics.Metrics
-	Sources     map[string]*Source
+	Sources     map[string]*intake.Source
 	AdminToken  string
 	MaxBody     int64
 	DedupWindow time.Duration
@@ -64,7 +53,8 @@ type Server struct {
 	log        *zap.Logger
 	store      Store
 	metrics    *metrics.Metrics
-	sources    map[string]*Source
+	sources    map[string]*intake.Source
+	intake     *intake.Pipeline
 	adminToken []byte
 	maxBody    int64
 	dedup      time.Duration
@@ -96,6 +86,7 @@ func New(o Options) *Server {
 		log: o.Log, store: o.Store, metrics: o.Metrics, sources: o.Sources, adminToken: []byte(o.AdminToken),
 		maxBody: o.MaxBody, dedup: o.DedupWindow, storeWait: o.StoreTimeout, waitPoll: o.WaitPoll,
 		writes: o.WriteTimeouts.withDefaults(), now: o.Now,
+		intake: intake.NewPipeline(o.Store, o.DedupWindow, o.StoreTimeout),
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -17,55 +17,37 @@ import (
 	"go.uber.org/zap"
 
 	"dialhook/crm"
+	"dialhook/intake"
 	"dialhook/store"
 )
 
 const maxWait = 30 * time.Second
 
-// webhookAnswer is the JSON answer for one event.
-type webhookAnswer struct {
-	EventID  string            `json:"event_id,omitempty"`
-	Status   string            `json:"status"`
-	CallGUID string            `json:"call_guid,omitempty"`
-	DueAt    *time.Time        `json:"due_at,omitempty"`
-	Reason   string            `json:"reason,omitempty"`
-	Fields   map[string]string `json:"fields,omitempty"`
-	// DuplicateOf says what a duplicate duplicates: the first delivery's
-	// event as it is now.
-	DuplicateOf *duplicateOf `json:"duplicate_of,omitempty"`
-	// Supersedes is the mapping-rejected event whose dedup claim this
-	// redelivery took over because it maps now.
-	Supersedes string       `json:"supersedes,omitempty"`
-	Event      *store.Event `json:"event,omitempty"`
-
-	stillRejected bool // a duplicate of a mapping rejection that still does not map
+// reply is what a webhook was answered, for the log line and metrics.
+type reply struct {
+	status  int
+	outcome string
+	ids     []string
 }
 
-// duplicateOf is the state of the event a duplicate delivery repeats.
-type duplicateOf struct {
-	EventID   string `json:"event_id"`
-	State     string `json:"state"`
-	CallGUID  string `json:"call_guid,omitempty"`
-	ErrorKind string `json:"error_kind,omitempty"`
-}
-
-// webhook receives POST /webhooks/{source}.
+// webhook receives POST /webhooks/{source}: it reads the body under the
+// limit, hands the request to intake and answers in the sender's dialect.
 func (s *Server) webhook(c echo.Context) error {
 	start := time.Now()
 	name := c.Param("source")
 	src := s.sources[name]
 	log := s.log.With(zap.String("source", name))
 	if src == nil {
-		s.logWebhook(log, start, "unknown_source", http.StatusNotFound, nil)
+		s.logWebhook(log, start, reply{outcome: "unknown_source", status: http.StatusNotFound})
 		return newError(http.StatusNotFound, "unknown_source", fmt.Sprintf("no source %q is configured; configured sources are served at /webhooks/{name}", name))
 	}
-	status, outcome, ids, err := s.receive(c, src, start)
+	rp, err := s.receive(c, src)
 	if err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
 			ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error", Err: err}
 		}
-		status, outcome = ae.Status, ae.Code
+		rp.status, rp.outcome = ae.Status, ae.Code
 		if ae.Err != nil {
 			log = log.With(zap.NamedError("cause", ae.Err))
 		}
@@ -73,7 +55,7 @@ func (s *Server) webhook(c echo.Context) error {
 			err = c.Blob(ae.Status, "text/xml; charset=utf-8", crm.SOAPFault(soapCode(ae.Status), ae.Message))
 		}
 	}
-	s.logWebhook(log, start, outcome, status, ids)
+	s.logWebhook(log, start, rp)
 	return err
 }
 
@@ -84,40 +66,36 @@ func soapCode(status int) string {
 	return "soapenv:Client"
 }
 
-func (s *Server) logWebhook(log *zap.Logger, start time.Time, outcome string, status int, ids []string) {
-	fields := []zap.Field{zap.String("outcome", outcome), zap.Int("status", status), zap.Duration("latency", time.Since(start))}
-	switch len(ids) {
+func (s *Server) logWebhook(log *zap.Logger, start time.Time, rp reply) {
+	fields := []zap.Field{zap.String("outcome", rp.outcome), zap.Int("status", rp.status), zap.Duration("latency", time.Since(start))}
+	switch len(rp.ids) {
 	case 0:
 	case 1:
-		fields = append(fields, zap.String("event_id", ids[0]))
+		fields = append(fields, zap.String("event_id", rp.ids[0]))
 	default:
-		fields = append(fields, zap.Strings("event_ids", ids))
+		fields = append(fields, zap.Strings("event_ids", rp.ids))
 	}
 	log.Info("webhook", fields...)
 }
 
-// receive does the work of a webhook and writes the success answer. It
-// returns the status, an outcome for the log and metrics, and the event ids.
-func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, string, []string, error) {
+// receive translates the request for intake and intake's result into the
+// answer.
+func (s *Server) receive(c echo.Context, src *intake.Source) (reply, error) {
 	r := c.Request()
-	ctx := r.Context()
-	dialect := src.Adapter.Dialect()
-	fail := func(outcome string) { s.metrics.Webhooks.WithLabelValues(src.Name, outcome).Inc() }
-
 	body, err := readBody(r, s.maxBody)
 	if err != nil {
-		fail("body_too_large")
-		return 0, "", nil, err
+		s.count(src, "body_too_large")
+		return reply{}, err
 	}
 	dryRun := c.QueryParam("dry_run") == "true"
 	if dryRun {
 		if err := s.checkAdmin(r); err != nil {
-			return 0, "", nil, err
+			return reply{}, err
 		}
 	}
 	wait, err := parseWait(c.QueryParam("wait"))
 	if err != nil {
-		return 0, "", nil, err
+		return reply{}, err
 	}
 	u := r.URL
 	if dryRun || wait > 0 {
@@ -126,67 +104,64 @@ func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, str
 		u = withoutParams(r.URL, "dry_run", "wait")
 	}
 	req := &crm.Request{Method: r.Method, URL: u, Host: r.Host, TLS: r.TLS != nil, Header: r.Header, Body: body, Now: s.now()}
-	if err := src.Adapter.Authenticate(req); err != nil {
-		return 0, "", nil, s.adapterError(src, err)
+	res, err := s.intake.Receive(r.Context(), src, req, dryRun)
+	switch {
+	case err != nil:
+		return reply{}, s.intakeError(c, src, err)
+	case res.Ignored != "":
+		s.count(src, "ignored")
+		return s.answerIgnored(c, src, res.Ignored)
+	case dryRun:
+		return reply{status: http.StatusOK, outcome: "dry_run"}, c.JSON(http.StatusOK, intake.View(src, src.Adapter.Kind(), res.Plans))
 	}
-	batch, err := src.Adapter.Parse(req)
-	if err != nil {
-		return 0, "", nil, s.adapterError(src, err)
-	}
-	if batch.Ignored != "" {
-		fail("ignored")
-		if dialect.SOAP {
-			return http.StatusOK, "ignored", nil, c.Blob(http.StatusOK, "text/xml; charset=utf-8", crm.SOAPAck())
-		}
-		return http.StatusOK, "ignored", nil, c.JSON(http.StatusOK, webhookAnswer{Status: "ignored", Reason: batch.Ignored})
-	}
+	return s.answer(c, src, res.Answers, wait)
+}
 
-	plans := src.plan(batch.Events, req.Now, s.dedup, dryRun)
-	if dryRun {
-		return http.StatusOK, "dry_run", nil, c.JSON(http.StatusOK, View(src, src.Adapter.Kind(), plans))
-	}
-	acc, err := s.accept(ctx, c, plans)
-	if err != nil {
-		fail("store_error")
-		return 0, "", nil, err
-	}
+// count counts one webhook outcome of src.
+func (s *Server) count(src *intake.Source, outcome string) {
+	s.metrics.Webhooks.WithLabelValues(src.Name, outcome).Inc()
+}
 
-	answers := make([]webhookAnswer, len(acc))
-	ids := make([]string, len(acc))
+func (s *Server) answerIgnored(c echo.Context, src *intake.Source, why string) (reply, error) {
+	rp := reply{status: http.StatusOK, outcome: "ignored"}
+	if src.Adapter.Dialect().SOAP {
+		return rp, c.Blob(http.StatusOK, "text/xml; charset=utf-8", crm.SOAPAck())
+	}
+	return rp, c.JSON(http.StatusOK, intake.Answer{Status: "ignored", Reason: why})
+}
+
+// answer writes the answer for the recorded events in the sender's dialect.
+func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Answer, wait time.Duration) (reply, error) {
+	rp := reply{ids: make([]string, len(answers)), outcome: answers[0].Status}
 	queued := false
-	for i, a := range acc {
-		ans := answerFor(a, plans[i].Submission.Event)
-		switch {
-		case a.Duplicate:
+	for i, a := range answers {
+		if a.Status == "duplicate" {
 			s.metrics.DedupHits.WithLabelValues(src.Name).Inc()
-		case a.Event.State == store.Queued, a.Event.State == store.Scheduled:
-			queued = true
 		}
-		s.metrics.Webhooks.WithLabelValues(src.Name, ans.Status).Inc()
-		answers[i], ids[i] = ans, a.Event.ID
+		queued = queued || a.Status == string(store.Queued) || a.Status == string(store.Scheduled)
+		s.count(src, a.Status)
+		rp.ids[i] = a.EventID
 	}
-	outcome := answers[0].Status
 	if len(answers) > 1 {
-		outcome = "batch"
+		rp.outcome = "batch"
 	}
-
+	dialect := src.Adapter.Dialect()
 	if dialect.SOAP {
 		// One Ack acknowledges every notification, rejected ones included:
 		// Salesforce's redelivery could not fix them; they are recorded.
-		return http.StatusOK, outcome, ids, c.Blob(http.StatusOK, "text/xml; charset=utf-8", crm.SOAPAck())
+		rp.status = http.StatusOK
+		return rp, c.Blob(http.StatusOK, "text/xml; charset=utf-8", crm.SOAPAck())
 	}
 	if len(answers) > 1 {
-		status := http.StatusOK
+		rp.status = http.StatusOK
 		if queued {
-			status = http.StatusAccepted
+			rp.status = http.StatusAccepted
 		}
-		return status, outcome, ids, c.JSON(status, map[string]any{"status": "accepted", "events": answers})
+		return rp, c.JSON(rp.status, map[string]any{"status": "accepted", "events": answers})
 	}
-
 	ans := answers[0]
-	rejected := ans.Status == string(store.Rejected) || ans.stillRejected
 	switch {
-	case rejected && dialect.RejectStatus != http.StatusOK:
+	case ans.MappingRejected && dialect.RejectStatus != http.StatusOK:
 		body := map[string]any{
 			"event_id": ans.EventID,
 			"error":    errorDetail{Code: "mapping_failed", Message: ans.Reason, Fields: ans.Fields},
@@ -194,87 +169,53 @@ func (s *Server) receive(c echo.Context, src *Source, start time.Time) (int, str
 		if ans.DuplicateOf != nil {
 			body["duplicate_of"] = ans.DuplicateOf
 		}
-		return dialect.RejectStatus, outcome, ids, c.JSON(dialect.RejectStatus, body)
+		rp.status = dialect.RejectStatus
+		return rp, c.JSON(rp.status, body)
 	case ans.Status == string(store.Queued) && wait > 0:
-		e, done := s.waitFinal(ctx, ans.EventID, wait)
-		if done {
-			return http.StatusOK, outcome, ids, c.JSON(http.StatusOK, webhookAnswer{EventID: e.ID, Status: string(e.State), CallGUID: e.CallGUID, Event: e})
+		if e, done := s.waitFinal(c.Request().Context(), ans.EventID, wait); done {
+			rp.status = http.StatusOK
+			return rp, c.JSON(http.StatusOK, intake.Answer{EventID: e.ID, Status: string(e.State), CallGUID: e.CallGUID, Event: e})
 		}
-		return http.StatusAccepted, outcome, ids, c.JSON(http.StatusAccepted, ans)
+		rp.status = http.StatusAccepted
 	case ans.Status == string(store.Queued) || ans.Status == string(store.Scheduled):
-		return http.StatusAccepted, outcome, ids, c.JSON(http.StatusAccepted, ans)
+		rp.status = http.StatusAccepted
+	default:
+		rp.status = http.StatusOK
 	}
-	return http.StatusOK, outcome, ids, c.JSON(http.StatusOK, ans)
+	return rp, c.JSON(rp.status, ans)
 }
 
-// accept records the planned events, waiting at most the store timeout.
-func (s *Server) accept(ctx context.Context, c echo.Context, plans []Planned) ([]store.Accepted, error) {
-	subs := make([]store.Submission, len(plans))
-	for i, p := range plans {
-		subs[i] = p.Submission
+// intakeError turns intake's error into the answer, counting it; an
+// authentication failure is logged with its reason, never a secret.
+func (s *Server) intakeError(c echo.Context, src *intake.Source, err error) error {
+	var ie *intake.Error
+	if !errors.As(err, &ie) {
+		return err
 	}
-	actx, cancel := context.WithTimeout(ctx, s.storeWait)
-	defer cancel()
-	acc, err := s.store.Accept(actx, subs)
-	switch {
-	case err == nil:
-		return acc, nil
-	case errors.Is(err, store.ErrQueueFull):
-		c.Response().Header().Set("Retry-After", "30")
-		return nil, &apiError{Status: http.StatusServiceUnavailable, Code: "queue_full", Message: "the call queue is full; retry later", Err: err}
-	case errors.Is(err, store.ErrFull):
-		c.Response().Header().Set("Retry-After", "60")
-		return nil, &apiError{Status: http.StatusServiceUnavailable, Code: "store_full", Message: "the store is out of memory; the event was not recorded; retry later", Err: err}
+	retry := ""
+	var ae *apiError
+	switch ie.Kind {
+	case intake.Unauthorized:
+		s.metrics.AuthFails.WithLabelValues(src.Name, ie.Reason).Inc()
+		ae = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: ie.Msg, Err: errors.New(ie.Reason)}
+	case intake.Malformed:
+		ae = &apiError{Status: http.StatusBadRequest, Code: "malformed", Message: ie.Msg}
+	case intake.Unprocessable:
+		ae = &apiError{Status: http.StatusUnprocessableEntity, Code: "unprocessable", Message: ie.Msg}
+	case intake.QueueFull:
+		retry, ae = "30", &apiError{Status: http.StatusServiceUnavailable, Code: "queue_full", Message: ie.Msg, Err: ie.Err}
+	case intake.StoreFull:
+		retry, ae = "60", &apiError{Status: http.StatusServiceUnavailable, Code: "store_full", Message: ie.Msg, Err: ie.Err}
+	default:
+		retry, ae = "10", &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: ie.Msg, Err: ie.Err}
 	}
-	c.Response().Header().Set("Retry-After", "10")
-	return nil, &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the event could not be recorded; retry later", Err: err}
-}
-
-// answerFor is the answer for one accepted event; planned is the record
-// this delivery would have made (for a duplicate, its own mapping result).
-func answerFor(a store.Accepted, planned *store.Event) webhookAnswer {
-	e := a.Event
-	ans := webhookAnswer{EventID: e.ID, Status: string(e.State), CallGUID: e.CallGUID, Supersedes: e.Supersedes}
-	switch {
-	case a.Duplicate:
-		ans.Status = "duplicate"
-		ans.DuplicateOf = &duplicateOf{EventID: e.ID, State: string(e.State), CallGUID: e.CallGUID, ErrorKind: e.ErrorKind}
-		if planned.State == store.Rejected && planned.ErrorKind == mappingFailed {
-			// A redelivery of a mapping rejection that still does not map:
-			// say why, from this delivery's own mapping.
-			ans.Reason, ans.Fields, ans.stillRejected = planned.Error, planned.Fields, true
-		}
-	case e.State == store.Scheduled:
-		ans.DueAt = e.DueAt
-	case e.State == store.Rejected:
-		ans.Reason, ans.Fields = e.Error, e.Fields
-	case e.State == store.Expired:
-		ans.Reason = e.Error
+	if retry != "" {
+		c.Response().Header().Set("Retry-After", retry)
+		s.count(src, "store_error")
+	} else {
+		s.count(src, ae.Code)
 	}
-	return ans
-}
-
-// adapterError turns an adapter's error into the answer, counting and
-// logging authentication failures without any secret.
-func (s *Server) adapterError(src *Source, err error) error {
-	var ae *crm.AuthError
-	switch {
-	case errors.As(err, &ae) || errors.Is(err, crm.ErrUnauthenticated):
-		reason := "unauthenticated"
-		if ae != nil {
-			reason = ae.Reason
-		}
-		s.metrics.AuthFails.WithLabelValues(src.Name, reason).Inc()
-		s.metrics.Webhooks.WithLabelValues(src.Name, "unauthorized").Inc()
-		return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "authentication failed", Err: errors.New(reason)}
-	case errors.Is(err, crm.ErrMalformed):
-		s.metrics.Webhooks.WithLabelValues(src.Name, "malformed").Inc()
-		return &apiError{Status: http.StatusBadRequest, Code: "malformed", Message: err.Error()}
-	case errors.Is(err, crm.ErrUnprocessable):
-		s.metrics.Webhooks.WithLabelValues(src.Name, "unprocessable").Inc()
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: "unprocessable", Message: err.Error()}
-	}
-	return err
+	return ae
 }
 
 // withoutParams returns a copy of u without the named query parameters,

@@ -1,0 +1,56 @@
+package intake
+
+import (
+	"errors"
+
+	"dialhook/crm"
+)
+
+// Kind says what went wrong with a request, for the handler to answer.
+type Kind int
+
+// The kinds of Error.
+const (
+	Unauthorized     Kind = iota + 1 // the request did not prove where it comes from
+	Malformed                        // the body is not in the kind's shape
+	Unprocessable                    // well-formed, but no event can be made of it
+	StoreUnavailable                 // the store did not answer in time
+	StoreFull                        // the store is out of memory
+	QueueFull                        // the backlog is over queue_max
+)
+
+// Error is a request intake could not take. Msg is safe to show to the
+// sender; Reason (authentication failures: "bad signature", "stale
+// timestamp", …) is safe to log; Err is the cause, for the log only.
+type Error struct {
+	Kind   Kind
+	Msg    string
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// adapterError turns an adapter's error into an *Error, never carrying a
+// secret: an AuthError says only which check failed.
+func adapterError(err error) error {
+	var ae *crm.AuthError
+	switch {
+	case errors.As(err, &ae):
+		return &Error{Kind: Unauthorized, Msg: "authentication failed", Reason: ae.Reason, Err: errors.New(ae.Reason)}
+	case errors.Is(err, crm.ErrUnauthenticated):
+		return &Error{Kind: Unauthorized, Msg: "authentication failed", Reason: "unauthenticated", Err: errors.New("unauthenticated")}
+	case errors.Is(err, crm.ErrMalformed):
+		return &Error{Kind: Malformed, Msg: err.Error(), Err: err}
+	case errors.Is(err, crm.ErrUnprocessable):
+		return &Error{Kind: Unprocessable, Msg: err.Error(), Err: err}
+	}
+	return err
+}

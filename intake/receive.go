@@ -1,0 +1,111 @@
+// Package intake is the webhook pipeline without HTTP: authenticate, parse,
+// plan (map, schedule, dedup key) and accept (record atomically). The HTTP
+// handler, `dialhook map` and the console all go through it.
+//
+// It must not: import net/http servers, Echo or go-redis (it talks to the
+// store through a small interface and to senders through crm.Request);
+// dial (the dispatcher does); or answer in a sender's dialect (status codes
+// and SOAP are the handler's).
+package intake
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"dialhook/crm"
+	"dialhook/store"
+)
+
+// Store is what intake needs of the store.
+type Store interface {
+	Accept(ctx context.Context, subs []store.Submission) ([]store.Accepted, error)
+}
+
+// Pipeline receives webhooks for any source.
+type Pipeline struct {
+	store     Store
+	dedup     time.Duration
+	storeWait time.Duration
+}
+
+// NewPipeline returns a Pipeline that records into st; dedup is the dedup
+// window, storeWait bounds the store's answer (0: 2s).
+func NewPipeline(st Store, dedup, storeWait time.Duration) *Pipeline {
+	if dedup <= 0 {
+		dedup = 24 * time.Hour
+	}
+	if storeWait <= 0 {
+		storeWait = 2 * time.Second
+	}
+	return &Pipeline{store: st, dedup: dedup, storeWait: storeWait}
+}
+
+// Result is what Receive did with one request.
+type Result struct {
+	// Ignored, when not empty, says why the request was acknowledged
+	// without any event (e.g. "pipedrive delete event").
+	Ignored string
+	// Plans are the events the request carried, as planned.
+	Plans []Planned
+	// Answers are the recorded events, one per plan (nil for a dry run).
+	Answers []Answer
+}
+
+// Receive authenticates req as src's kind, parses it, plans its events and,
+// unless dryRun, records them. A failure is an *Error.
+func (p *Pipeline) Receive(ctx context.Context, src *Source, req *crm.Request, dryRun bool) (*Result, error) {
+	if err := src.Adapter.Authenticate(req); err != nil {
+		return nil, adapterError(err)
+	}
+	return p.parseAndPlan(ctx, src, req, dryRun)
+}
+
+// Explain parses and plans req without authenticating it and without
+// recording anything: `dialhook map`, whose payload comes from a file.
+func (p *Pipeline) Explain(ctx context.Context, src *Source, req *crm.Request) (*Result, error) {
+	return p.parseAndPlan(ctx, src, req, true)
+}
+
+func (p *Pipeline) parseAndPlan(ctx context.Context, src *Source, req *crm.Request, dryRun bool) (*Result, error) {
+	batch, err := src.Adapter.Parse(req)
+	if err != nil {
+		return nil, adapterError(err)
+	}
+	if batch.Ignored != "" {
+		return &Result{Ignored: batch.Ignored}, nil
+	}
+	res := &Result{Plans: src.plan(batch.Events, req.Now, p.dedup, dryRun)}
+	if dryRun {
+		return res, nil
+	}
+	acc, err := p.accept(ctx, res.Plans)
+	if err != nil {
+		return nil, err
+	}
+	res.Answers = make([]Answer, len(acc))
+	for i, a := range acc {
+		res.Answers[i] = answerFor(a, res.Plans[i].Submission.Event)
+	}
+	return res, nil
+}
+
+// accept records the planned events, waiting at most storeWait.
+func (p *Pipeline) accept(ctx context.Context, plans []Planned) ([]store.Accepted, error) {
+	subs := make([]store.Submission, len(plans))
+	for i, pl := range plans {
+		subs[i] = pl.Submission
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.storeWait)
+	defer cancel()
+	acc, err := p.store.Accept(ctx, subs)
+	switch {
+	case err == nil:
+		return acc, nil
+	case errors.Is(err, store.ErrQueueFull):
+		return nil, &Error{Kind: QueueFull, Msg: "the call queue is full; retry later", Err: err}
+	case errors.Is(err, store.ErrFull):
+		return nil, &Error{Kind: StoreFull, Msg: "the store is out of memory; the event was not recorded; retry later", Err: err}
+	}
+	return nil, &Error{Kind: StoreUnavailable, Msg: "the event could not be recorded; retry later", Err: err}
+}
