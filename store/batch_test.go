@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"sync"
 	"testing"
 	"time"
@@ -114,7 +115,9 @@ func TestRedisAcceptNoScript(t *testing.T) {
 	s := openRedis(t, "redis://"+srv.Addr+"/0", "noscript")
 	ctx := context.Background()
 	accept1(t, s, sub(newEvent("a"), "generic:n1"))
-	if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer admin.Close()
+	if err := admin.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup

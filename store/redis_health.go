@@ -11,6 +11,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// oomRecent is how long after an OOM answer Ready keeps failing, unless
+// INFO shows memory back under maxmemory.
+const oomRecent = 10 * time.Second
+
 // Ready implements Store: Redis answers, and it is not out of memory. INFO
 // tells memory use where it is allowed; where it is not (managed Redis may
 // rename it), an OOM answer in the last oomRecent counts as full.

@@ -176,6 +176,7 @@ type Accepted struct {
 type Delivery struct {
 	EventID string
 	Ref     string // the queue's own id of the entry
+	Agent   string // the event's agent when it was queued (for pacing; the store checks it)
 	// Token names one attempt of one worker at this entry. Begin and Finish
 	// called again with the same Token (after a timeout whose command may
 	// have run) answer as the first call did instead of seeing their own
