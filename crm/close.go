@@ -16,6 +16,23 @@ type closeAdapter struct {
 	key []byte // hex-decoded signature key
 }
 
+// newClose checks and decodes a close source's signature key.
+func newClose(cfg Config, need bool, bad problemf) Adapter {
+	a := &closeAdapter{cfg: cfg}
+	switch {
+	case cfg.Secret == "":
+		if need {
+			bad("kind close needs secret (the webhook subscription's signature_key, hex)")
+		}
+	default:
+		var err error
+		if a.key, err = decodeHex(cfg.Secret); err != nil || len(a.key) == 0 {
+			bad("kind close: secret must be the hex signature_key Close returned")
+		}
+	}
+	return a
+}
+
 func (a *closeAdapter) Kind() string { return "close" }
 
 func (a *closeAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
@@ -37,15 +54,11 @@ func (a *closeAdapter) Authenticate(r *Request) error {
 	if sig == "" || ts == "" {
 		return authErr("missing header")
 	}
-	sec, err := parseUnix(ts)
+	mac, err := timestampedMAC(r, a.key, ts, time.Second, a.cfg.ClockSkew, []byte(ts), r.Body)
 	if err != nil {
-		return authErr("bad timestamp")
-	}
-	if err := checkTimestamp(time.Unix(sec, 0), r.Now, a.cfg.ClockSkew); err != nil {
 		return err
 	}
-	want := hex.EncodeToString(hmacSHA256(a.key, []byte(ts), r.Body))
-	if !equalConst(strings.ToLower(strings.TrimSpace(sig)), want) {
+	if !equalConst(strings.ToLower(strings.TrimSpace(sig)), hex.EncodeToString(mac)) {
 		return authErr("bad signature")
 	}
 	return nil

@@ -133,94 +133,31 @@ func New(cfg Config) (Adapter, error) {
 	return a, nil
 }
 
-// newAdapter builds the adapter of cfg.Kind, reporting configuration
-// problems through bad; nil for an unknown kind.
-func newAdapter(cfg Config, bad func(format string, args ...any)) Adapter {
-	need := !cfg.AllowUnauthenticated
-	var a Adapter
-	switch cfg.Kind {
-	case "generic":
-		a = &genericAdapter{cfg: cfg}
-	case "salesforce":
-		if len(cfg.OrgIDs) == 0 && need {
-			bad("kind salesforce needs org_ids (your 15 or 18 character Salesforce organization ids)")
-		}
-		for _, id := range cfg.OrgIDs {
-			if !validOrgID(id) {
-				bad("kind salesforce: org_ids entry %q is not a 15 or 18 character alphanumeric id", id)
-			}
-		}
-		a = &salesforceAdapter{cfg: cfg}
-	case "hubspot":
-		if cfg.Secret == "" && need {
-			bad("kind hubspot needs secret (the app's client secret)")
-		}
-		a = &hubspotAdapter{cfg: cfg}
-	case "pipedrive":
-		if cfg.BasicAuth == nil && need {
-			bad("kind pipedrive needs basic_auth (the user and password set on the Pipedrive webhook)")
-		}
-		if cfg.BasicAuth != nil && (cfg.BasicAuth.User == "" || cfg.BasicAuth.Password == "") {
-			bad("kind pipedrive: basic_auth needs both user and password")
-		}
-		a = &pipedriveAdapter{cfg: cfg}
-	case "zoho":
-		if cfg.Secret == "" && need {
-			bad("kind zoho needs secret (the shared token sent as X-Dialhook-Token or the token parameter)")
-		}
-		a = &zohoAdapter{cfg: cfg}
-	case "dynamics":
-		checkDynamics(cfg, need, bad)
-		a = &dynamicsAdapter{cfg: cfg}
-	case "close":
-		var key []byte
-		switch {
-		case cfg.Secret == "":
-			if need {
-				bad("kind close needs secret (the webhook subscription's signature_key, hex)")
-			}
-		default:
-			var err error
-			if key, err = decodeHex(cfg.Secret); err != nil || len(key) == 0 {
-				bad("kind close: secret must be the hex signature_key Close returned")
-			}
-		}
-		a = &closeAdapter{cfg: cfg, key: key}
-	case "standard":
-		sa := &standardAdapter{cfg: cfg}
-		switch {
-		case cfg.Secret == "":
-			if need {
-				bad("kind standard needs secret (whsec_ followed by base64)")
-			}
-		default:
-			var err error
-			if sa.key, sa.notes, err = decodeWhsec(cfg.Secret); err != nil {
-				bad("kind standard: secret must be whsec_ followed by base64")
-			}
-		}
-		a = sa
-	default:
-		bad("unknown kind %q (known kinds: %s)", cfg.Kind, strings.Join(Kinds, ", "))
-	}
-	return a
+// problemf reports one configuration problem of a source.
+type problemf func(format string, args ...any)
+
+// constructors build each kind's adapter; each checks its kind's settings
+// (need: a credential is required, unless allow_unauthenticated).
+var constructors = map[string]func(cfg Config, need bool, bad problemf) Adapter{
+	"generic":    func(cfg Config, _ bool, _ problemf) Adapter { return &genericAdapter{cfg: cfg} },
+	"salesforce": newSalesforce,
+	"hubspot":    newHubSpot,
+	"pipedrive":  newPipedrive,
+	"zoho":       newZoho,
+	"dynamics":   newDynamics,
+	"close":      newClose,
+	"standard":   newStandard,
 }
 
-// checkDynamics reports the problems of a dynamics source's credentials.
-func checkDynamics(cfg Config, need bool, bad func(format string, args ...any)) {
-	if cfg.Secret == "" && len(cfg.AuthHeaders) == 0 && len(cfg.AuthQuery) == 0 && need {
-		bad("kind dynamics needs secret (the WebhookKey sent as ?code=), auth_headers or auth_query")
+// newAdapter builds the adapter of cfg.Kind, reporting configuration
+// problems through bad; nil for an unknown kind.
+func newAdapter(cfg Config, bad problemf) Adapter {
+	build, ok := constructors[cfg.Kind]
+	if !ok {
+		bad("unknown kind %q (known kinds: %s)", cfg.Kind, strings.Join(Kinds, ", "))
+		return nil
 	}
-	for k, v := range cfg.AuthHeaders {
-		if k == "" || v == "" {
-			bad("kind dynamics: auth_headers entry %q needs a name and a value", k)
-		}
-	}
-	for k, v := range cfg.AuthQuery {
-		if k == "" || v == "" {
-			bad("kind dynamics: auth_query entry %q needs a name and a value", k)
-		}
-	}
+	return build(cfg, !cfg.AllowUnauthenticated, bad)
 }
 
 func validOrgID(id string) bool {

@@ -135,3 +135,16 @@ func TestSOAPFault(t *testing.T) {
 		t.Error("fault lacks the SOAP 1.1 envelope namespace")
 	}
 }
+
+// Every kind listed is built by a constructor, and every constructor's
+// kind is listed.
+func TestKindsHaveConstructors(t *testing.T) {
+	if len(constructors) != len(Kinds) {
+		t.Fatalf("%d constructors for %d kinds", len(constructors), len(Kinds))
+	}
+	for _, k := range Kinds {
+		if constructors[k] == nil {
+			t.Errorf("kind %q has no constructor", k)
+		}
+	}
+}

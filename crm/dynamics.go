@@ -14,6 +14,24 @@ import (
 
 type dynamicsAdapter struct{ cfg Config }
 
+// newDynamics checks a dynamics source's credentials.
+func newDynamics(cfg Config, need bool, bad problemf) Adapter {
+	if cfg.Secret == "" && len(cfg.AuthHeaders) == 0 && len(cfg.AuthQuery) == 0 && need {
+		bad("kind dynamics needs secret (the WebhookKey sent as ?code=), auth_headers or auth_query")
+	}
+	for k, v := range cfg.AuthHeaders {
+		if k == "" || v == "" {
+			bad("kind dynamics: auth_headers entry %q needs a name and a value", k)
+		}
+	}
+	for k, v := range cfg.AuthQuery {
+		if k == "" || v == "" {
+			bad("kind dynamics: auth_query entry %q needs a name and a value", k)
+		}
+	}
+	return &dynamicsAdapter{cfg: cfg}
+}
+
 func (a *dynamicsAdapter) Kind() string { return "dynamics" }
 
 // Dialect: Dataverse only reads the status and retries once on 502-504; a

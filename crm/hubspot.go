@@ -21,6 +21,14 @@ const hubspotMaxEvents = 1000
 
 type hubspotAdapter struct{ cfg Config }
 
+// newHubSpot checks a hubspot source's client secret.
+func newHubSpot(cfg Config, need bool, bad problemf) Adapter {
+	if cfg.Secret == "" && need {
+		bad("kind hubspot needs secret (the app's client secret)")
+	}
+	return &hubspotAdapter{cfg: cfg}
+}
+
 func (a *hubspotAdapter) Kind() string { return "hubspot" }
 
 // Dialect: HubSpot workflows do not retry 4xx and subscriptions retry every
@@ -47,15 +55,12 @@ func (a *hubspotAdapter) Authenticate(r *Request) error {
 		if ts == "" {
 			return authErr("missing header")
 		}
-		ms, err := parseUnix(ts)
+		mac, err := timestampedMAC(r, []byte(a.cfg.Secret), ts, time.Millisecond, a.cfg.ClockSkew,
+			[]byte(r.Method), []byte(hubspotDecodeURI(a.signedURI(r))), r.Body, []byte(ts))
 		if err != nil {
-			return authErr("bad timestamp")
-		}
-		if err := checkTimestamp(time.UnixMilli(ms), r.Now, a.cfg.ClockSkew); err != nil {
 			return err
 		}
-		want := hubspotV3(a.cfg.Secret, r.Method, a.signedURI(r), r.Body, ts)
-		if !equalConst(strings.TrimSpace(sig), want) {
+		if !equalConst(strings.TrimSpace(sig), base64.StdEncoding.EncodeToString(mac)) {
 			return authErr("bad signature")
 		}
 		return nil
@@ -98,11 +103,6 @@ func hubspotV2(secret, method, uri string, body []byte) string {
 	h.Write([]byte(uri))
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func hubspotV3(secret, method, uri string, body []byte, ts string) string {
-	mac := hmacSHA256([]byte(secret), []byte(method), []byte(hubspotDecodeURI(uri)), body, []byte(ts))
-	return base64.StdEncoding.EncodeToString(mac)
 }
 
 // hubspotV3Escapes are the only escapes HubSpot decodes before signing v3.

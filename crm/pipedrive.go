@@ -10,6 +10,17 @@ import (
 
 type pipedriveAdapter struct{ cfg Config }
 
+// newPipedrive checks a pipedrive source's Basic credentials.
+func newPipedrive(cfg Config, need bool, bad problemf) Adapter {
+	if cfg.BasicAuth == nil && need {
+		bad("kind pipedrive needs basic_auth (the user and password set on the Pipedrive webhook)")
+	}
+	if cfg.BasicAuth != nil && (cfg.BasicAuth.User == "" || cfg.BasicAuth.Password == "") {
+		bad("kind pipedrive: basic_auth needs both user and password")
+	}
+	return &pipedriveAdapter{cfg: cfg}
+}
+
 func (a *pipedriveAdapter) Kind() string { return "pipedrive" }
 
 // Dialect: Pipedrive bans a webhook after repeated failures and deletes it

@@ -24,6 +24,19 @@ const xsiNS = "http://www.w3.org/2001/XMLSchema-instance"
 
 type salesforceAdapter struct{ cfg Config }
 
+// newSalesforce checks a salesforce source's organization ids.
+func newSalesforce(cfg Config, need bool, bad problemf) Adapter {
+	if len(cfg.OrgIDs) == 0 && need {
+		bad("kind salesforce needs org_ids (your 15 or 18 character Salesforce organization ids)")
+	}
+	for _, id := range cfg.OrgIDs {
+		if !validOrgID(id) {
+			bad("kind salesforce: org_ids entry %q is not a 15 or 18 character alphanumeric id", id)
+		}
+	}
+	return &salesforceAdapter{cfg: cfg}
+}
+
 func (a *salesforceAdapter) Kind() string { return "salesforce" }
 
 func (a *salesforceAdapter) Dialect() Dialect { return Dialect{SOAP: true, RejectStatus: 200} }

@@ -47,6 +47,22 @@ func checkTimestamp(ts, now time.Time, skew time.Duration) error {
 	return nil
 }
 
+// timestampedMAC checks a signed timestamp header ts (a decimal count of
+// unit since the epoch: seconds for Close and Standard Webhooks,
+// milliseconds for HubSpot v3) against r.Now within skew, and returns
+// HMAC-SHA256(key, parts...) for the caller to compare in constant time.
+// The timestamp must be one of parts for the check to mean anything.
+func timestampedMAC(r *Request, key []byte, ts string, unit, skew time.Duration, parts ...[]byte) ([]byte, error) {
+	n, err := parseUnix(ts)
+	if err != nil {
+		return nil, authErr("bad timestamp")
+	}
+	if err := checkTimestamp(time.Unix(0, 0).Add(time.Duration(n)*unit), r.Now, skew); err != nil {
+		return nil, err
+	}
+	return hmacSHA256(key, parts...), nil
+}
+
 // parseUnix parses a decimal integer timestamp header (seconds or ms).
 func parseUnix(s string) (int64, error) {
 	if s == "" || len(s) > 19 {

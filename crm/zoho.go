@@ -21,6 +21,14 @@ const zohoMaxFields = 1000
 
 type zohoAdapter struct{ cfg Config }
 
+// newZoho checks a zoho source's shared token.
+func newZoho(cfg Config, need bool, bad problemf) Adapter {
+	if cfg.Secret == "" && need {
+		bad("kind zoho needs secret (the shared token sent as X-Dialhook-Token or the token parameter)")
+	}
+	return &zohoAdapter{cfg: cfg}
+}
+
 func (a *zohoAdapter) Kind() string { return "zoho" }
 
 // Dialect: Zoho's retry behaviour is undocumented; a mapping rejection is
