@@ -59,12 +59,8 @@ func buildSources(cfg *config.Config) (map[string]*handlers.Source, []string, er
 		if pub == "" {
 			pub = cfg.PublicBaseURL
 		}
-		var ba *crm.BasicAuth
-		if sc.BasicAuth != nil {
-			ba = &crm.BasicAuth{User: sc.BasicAuth.User, Password: sc.BasicAuth.Password}
-		}
 		cc := crm.Config{
-			Name: name, Kind: sc.Kind, Secret: sc.Secret, OrgIDs: sc.OrgIDs, BasicAuth: ba,
+			Name: name, Kind: sc.Kind, Secret: sc.Secret, OrgIDs: sc.OrgIDs, BasicAuth: sc.BasicAuth,
 			AuthHeaders: sc.AuthHeaders, AuthQuery: sc.AuthQuery, PublicBaseURL: pub, TrustProxy: sc.TrustProxy,
 			ClockSkew: sc.ClockSkew.D(), AllowUnauthenticated: sc.AllowUnauthenticated, APIKey: sc.APIKey,
 		}
@@ -89,7 +85,7 @@ func buildSources(cfg *config.Config) (map[string]*handlers.Source, []string, er
 		mp, err := mapping.Compile(mapping.Spec{
 			Source: name, Kind: sc.Kind, Preset: ad.Preset(), Rules: sc.Mapping,
 			Defaults: sc.Defaults, GlobalDefaults: cfg.Defaults, Region: sc.Region, When: sc.When,
-			Agents: mapping.Agents{Routes: cfg.Agents.Routes, Fallback: cfg.Agents.Fallback}, Phone: cfg.Phone,
+			Agents: cfg.Agents.Agents, Phone: cfg.Phone,
 		})
 		if err != nil {
 			var ce *mapping.CompileError
