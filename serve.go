@@ -60,12 +60,8 @@ func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, erro
 		if pub == "" {
 			pub = cfg.PublicBaseURL
 		}
-		var ba *crm.BasicAuth
-		if sc.BasicAuth != nil {
-			ba = &crm.BasicAuth{User: sc.BasicAuth.User, Password: sc.BasicAuth.Password}
-		}
 		cc := crm.Config{
-			Name: name, Kind: sc.Kind, Secret: sc.Secret, OrgIDs: sc.OrgIDs, BasicAuth: ba,
+			Name: name, Kind: sc.Kind, Secret: sc.Secret, OrgIDs: sc.OrgIDs, BasicAuth: sc.BasicAuth,
 			AuthHeaders: sc.AuthHeaders, AuthQuery: sc.AuthQuery, PublicBaseURL: pub, TrustProxy: sc.TrustProxy,
 			ClockSkew: sc.ClockSkew.D(), AllowUnauthenticated: sc.AllowUnauthenticated, APIKey: sc.APIKey,
 		}
@@ -90,7 +86,7 @@ func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, erro
 		mp, err := mapping.Compile(mapping.Spec{
 			Source: name, Kind: sc.Kind, Preset: ad.Preset(), Rules: sc.Mapping,
 			Defaults: sc.Defaults, GlobalDefaults: cfg.Defaults, Region: sc.Region, When: sc.When,
-			Agents: mapping.Agents{Routes: cfg.Agents.Routes, Fallback: cfg.Agents.Fallback}, Phone: cfg.Phone,
+			Agents: cfg.Agents.Agents, Phone: cfg.Phone,
 		})
 		if err != nil {
 			var ce *mapping.CompileError

@@ -1,0 +1,201 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"dialhook/store/redisurl"
+)
+
+var (
+	// instanceName is a bare uContact instance name, the host's first label.
+	instanceName = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	// sourceName is a source name, which becomes a path segment.
+	sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+)
+
+// report gathers problems, each naming the setting's key and environment
+// variable as the declaration gives them.
+type report struct {
+	labels   map[string]string
+	problems []string
+}
+
+func newReport(all []setting) *report {
+	r := &report{labels: make(map[string]string, len(all))}
+	for _, s := range all {
+		r.labels[s.Key] = s.label()
+	}
+	return r
+}
+
+// add reports a problem with the setting at key (or any other prefix, such
+// as a section name, which is printed as it is).
+func (r *report) add(key, format string, a ...any) {
+	label, ok := r.labels[key]
+	if !ok {
+		label = key
+	}
+	r.problems = append(r.problems, label+": "+fmt.Sprintf(format, a...))
+}
+
+// validate checks every section and returns every problem found.
+func (c *Config) validate(all []setting) []string {
+	r := newReport(all)
+	c.validateServer(r)
+	c.validateLimits(r)
+	c.UContact.validate(r)
+	c.Agents.validate(r)
+	c.CallWindow.validate(r, "call_window")
+	c.validateSources(r)
+	return r.problems
+}
+
+// validateServer checks how dialhook listens, logs and reaches its store.
+func (c *Config) validateServer(r *report) {
+	if c.Listen == "" {
+		r.add("listen", "must not be empty, e.g. :8080")
+	}
+	if c.RedisURL != "" {
+		if _, err := redisurl.Parse(c.RedisURL); err != nil {
+			r.add("redis_url", "%q: %v (e.g. redis://127.0.0.1:6379/0)", redisurl.Mask(c.RedisURL), err)
+		}
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		r.add("log_format", "%q must be json or console", c.LogFormat)
+	}
+	if c.PublicBaseURL != "" {
+		if u, err := url.Parse(c.PublicBaseURL); err != nil || u.Scheme == "" || u.Host == "" {
+			r.add("public_base_url", "%q must be an absolute URL such as https://abc.ngrok-free.app", c.PublicBaseURL)
+		}
+	}
+}
+
+// validateLimits checks the durations and sizes, alone and against each
+// other.
+func (c *Config) validateLimits(r *report) {
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"dedup_window", c.DedupWindow}, {"retention", c.Retention}, {"shutdown_timeout", c.ShutdownTimeout},
+		{"claim_idle", c.ClaimIdle}, {"ucontact.timeout", c.UContact.Timeout}, {"store_timeout", c.StoreTimeout},
+	} {
+		if d.v <= 0 {
+			r.add(d.key, "must be greater than zero")
+		}
+	}
+	if c.MemoryMaxEvents < 1 {
+		r.add("memory_max_events", "must be at least 1")
+	}
+	if c.Retention < c.DedupWindow {
+		r.add("retention", "%s is shorter than dedup_window %s; records must outlive the dedup window", c.Retention.D(), c.DedupWindow.D())
+	}
+	if c.ClaimIdle <= c.UContact.Timeout {
+		r.add("claim_idle", "%s must be longer than ucontact.timeout %s, or a slow call would be reclaimed while still in flight", c.ClaimIdle.D(), c.UContact.Timeout.D())
+	}
+	if c.MaxBodyBytes <= 0 {
+		r.add("max_body_bytes", "must be greater than zero")
+	}
+	if c.Workers < 1 {
+		r.add("workers", "must be at least 1")
+	}
+	if c.RetryMax < 1 {
+		r.add("retry_max", "must be at least 1 (the first attempt counts)")
+	}
+	if c.Concurrency < 1 {
+		r.add("ucontact_concurrency", "must be at least 1")
+	}
+	if c.QueueMax < 1 {
+		r.add("queue_max", "must be at least 1")
+	}
+}
+
+// validate checks the uContact address and that exactly one kind of
+// credentials goes with it. ucontact.timeout is checked with the limits.
+func (u UContact) validate(r *report) {
+	if u.BaseURL != "" && u.Instance != "" {
+		r.add("ucontact", "set base_url (UCONTACT_BASE_URL) or instance (UCONTACT_INSTANCE), not both")
+	}
+	if u.BaseURL != "" && !isHTTPURL(u.BaseURL) {
+		r.add("ucontact.base_url", "%q must be an http(s) URL such as https://acme.ucontactcloud.com", u.BaseURL)
+	}
+	if u.Instance != "" && !instanceName.MatchString(u.Instance) {
+		r.add("ucontact.instance", "%q must be the bare instance name (letters, digits, dashes), e.g. acme", u.Instance)
+	}
+	if u.Token != "" && u.User != "" {
+		r.add("ucontact", "set token (UCONTACT_TOKEN) or user+password (UCONTACT_USER, UCONTACT_PASSWORD), not both")
+	}
+	if (u.User == "") != (u.Password == "") {
+		r.add("ucontact", "user (UCONTACT_USER) and password (UCONTACT_PASSWORD) go together; one is missing")
+	}
+	hasURL := u.BaseURL != "" || u.Instance != ""
+	hasCred := u.Token != "" || u.User != ""
+	if hasURL && !hasCred {
+		r.add("ucontact", "a base URL is set but no credentials: set UCONTACT_TOKEN, or UCONTACT_USER and UCONTACT_PASSWORD")
+	}
+	if hasCred && !hasURL {
+		r.add("ucontact", "credentials are set but no base URL: set UCONTACT_BASE_URL or UCONTACT_INSTANCE")
+	}
+}
+
+// validate checks the routing table.
+func (a Agents) validate(r *report) {
+	if a.MinGap < 0 {
+		r.add("agents.min_gap", "must not be negative")
+	}
+	for owner, route := range a.Routes {
+		if route.Agent == "" {
+			r.add(fmt.Sprintf("agents.routes[%q].agent", owner), "must not be empty")
+		}
+	}
+}
+
+// validate reports each problem of the window under key, e.g.
+// "call_window.timezone: …". A nil window is always open.
+func (w *CallWindow) validate(r *report, key string) {
+	if _, err := w.Compile(); err != nil {
+		for _, msg := range strings.Split(err.Error(), "\n") {
+			r.problems = append(r.problems, key+"."+msg)
+		}
+	}
+}
+
+// validateSources checks each source, in name order.
+func (c *Config) validateSources(r *report) {
+	for _, name := range c.SourceNames() {
+		c.Sources[name].validate(r, name)
+	}
+}
+
+// validate checks what config can know of a source alone; its adapter and
+// mapping check the rest when they are built.
+func (s Source) validate(r *report, name string) {
+	key := "sources." + name
+	if !sourceName.MatchString(name) {
+		r.add(key, "the name is used in the URL /webhooks/%s; use lowercase letters, digits, - and _", name)
+	}
+	if s.Kind == "" {
+		r.add(key+".kind", "must be set (generic, salesforce, hubspot, pipedrive, zoho, dynamics, close or standard)")
+	}
+	if s.Cooldown < 0 {
+		r.add(key+".cooldown", "must not be negative")
+	}
+	if (s.APIKey != "" || s.APIBaseURL != "") && s.Kind != "close" && s.Kind != "" {
+		r.add(key, "api_key and api_base_url are read by kind close only (kind %s has no use for them)", s.Kind)
+	}
+	if s.APIBaseURL != "" && !isHTTPURL(s.APIBaseURL) {
+		r.add(key+".api_base_url", "%q must be an http(s) URL such as https://api.close.com", s.APIBaseURL)
+	}
+	s.CallWindow.validate(r, key+".call_window")
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
