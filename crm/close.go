@@ -82,7 +82,7 @@ func (a *closeAdapter) Parse(r *Request) (*Batch, error) {
 	if lead := str(event.Get("lead_id")); lead != "" && ev.ObjectType == "lead" && a.cfg.APIKey != "" {
 		// Lead events carry contact_ids, not the contacts' phones: when the
 		// record does not map, the dispatcher fetches the lead's contacts.
-		ev.Fetch = &mapping.Fetch{Need: "close_lead", Ref: lead}
+		ev.Fetch = &mapping.Fetch{Need: mapping.FetchCloseLead, Ref: lead}
 	}
 	return &Batch{Events: []mapping.Event{ev}}, nil
 }

@@ -7,6 +7,10 @@
 // then Parse, and answers in the sender's Dialect. Deduplication is the
 // store's job: Parse reports the native dedup key of every event, duplicates
 // included.
+//
+// It must not: import Echo, go-redis, store, intake, handlers or dispatch;
+// make network calls (crmapi does, from the dispatcher); or parse a body
+// before it authenticated it.
 package crm
 
 import (

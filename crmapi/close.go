@@ -4,6 +4,9 @@
 // It is called by the dispatcher, never in a webhook's answer path. Every
 // failure is a *Error that says whether trying again can help. API keys
 // never appear in an error.
+//
+// It must not import any dialhook package: it knows HTTP and the CRMs'
+// APIs, nothing of events or the store.
 package crmapi
 
 import (

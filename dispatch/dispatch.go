@@ -5,6 +5,10 @@
 // uContact cannot have placed the call (connection refused, 408/429/5xx),
 // and an event found already dialing after a crash becomes unknown instead
 // of being dialed again.
+//
+// It must not: import Echo, go-redis (it reaches the store through the
+// small Queue interface), intake or handlers; or know the AgentCall wire
+// format (ucontact does).
 package dispatch
 
 import (

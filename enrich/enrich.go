@@ -2,6 +2,8 @@
 // needs, from the CRM's own API (today: a Close lead's contacts), and maps
 // them again. The dispatcher calls it before the call, never in a webhook's
 // answer path; it never dials and never writes to the store.
+//
+// It must not: import Echo, go-redis, handlers, intake or dispatch.
 package enrich
 
 import (
@@ -17,7 +19,7 @@ import (
 )
 
 // NeedCloseLead: fetch the lead's contacts from Close's API.
-const NeedCloseLead = "close_lead"
+const NeedCloseLead = mapping.FetchCloseLead
 
 // ErrorKind is the error_kind of an event whose fetch failed for good.
 const ErrorKind = "enrich_failed"
@@ -64,45 +66,6 @@ func New(sources map[string]Source, o Options) *Enricher {
 	return &Enricher{sources: sources, o: o}
 }
 
-// wireEvent is mapping.Event as the store keeps it.
-type wireEvent struct {
-	Source     string          `json:"source"`
-	Kind       string          `json:"kind"`
-	DedupKey   string          `json:"dedup_key,omitempty"`
-	BodyHash   string          `json:"body_hash,omitempty"`
-	Record     json.RawMessage `json:"record"`
-	ObjectType string          `json:"object_type,omitempty"`
-	RecordID   string          `json:"record_id,omitempty"`
-	Action     string          `json:"action,omitempty"`
-	ReceivedAt time.Time       `json:"received_at"`
-}
-
-// Pending is the store's note for an event to fetch before the call.
-func Pending(ev *mapping.Event) (*store.Enrich, error) {
-	if ev.Fetch == nil {
-		return nil, errors.New("enrich: the event names nothing to fetch")
-	}
-	w := wireEvent{Source: ev.Source, Kind: ev.Kind, DedupKey: ev.DedupKey, BodyHash: ev.BodyHash, Record: ev.Record,
-		ObjectType: ev.ObjectType, RecordID: ev.RecordID, Action: ev.Action, ReceivedAt: ev.ReceivedAt}
-	if !json.Valid(w.Record) {
-		w.Record = json.RawMessage("{}")
-	}
-	b, err := json.Marshal(w)
-	if err != nil {
-		return nil, fmt.Errorf("enrich: encode: %w", err)
-	}
-	return &store.Enrich{Need: ev.Fetch.Need, Ref: ev.Fetch.Ref, Event: b}, nil
-}
-
-func decodeEvent(raw json.RawMessage) (*mapping.Event, error) {
-	var w wireEvent
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, fmt.Errorf("enrich: stored event: %w", err)
-	}
-	return &mapping.Event{Source: w.Source, Kind: w.Kind, DedupKey: w.DedupKey, BodyHash: w.BodyHash, Record: w.Record,
-		ObjectType: w.ObjectType, RecordID: w.RecordID, Action: w.Action, ReceivedAt: w.ReceivedAt}, nil
-}
-
 // Enrich fetches what ev lacks and maps it again. A fetch that may work
 // later is tried again after a backoff, up to MaxTries in all; one that
 // cannot (refused key, no such lead) rejects the event at once.
@@ -111,7 +74,7 @@ func (e *Enricher) Enrich(ctx context.Context, ev *store.Event) store.Enrichment
 	if !ok || ev.Enrich == nil {
 		return reject(fmt.Sprintf("enrich: source %q has nothing to fetch this event with", ev.Source))
 	}
-	mev, err := decodeEvent(ev.Enrich.Event)
+	mev, err := mapping.UnmarshalEvent(ev.Enrich.Event)
 	if err != nil {
 		return reject(err.Error())
 	}

@@ -44,12 +44,12 @@ const leadCreated = `{"event":{"id":"ev_1","object_type":"lead","lead_id":"lead_
 
 func pendingEvent(t *testing.T, tries int) *store.Event {
 	t.Helper()
-	p, err := enrich.Pending(&mapping.Event{Source: "close", Kind: "close", Record: []byte(leadCreated), ObjectType: "lead",
-		RecordID: "lead_7Kc", Fetch: &mapping.Fetch{Need: enrich.NeedCloseLead, Ref: "lead_7Kc"}})
+	b, err := mapping.MarshalEvent(&mapping.Event{Source: "close", Kind: "close", Record: []byte(leadCreated), ObjectType: "lead",
+		RecordID: "lead_7Kc"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Tries = tries
+	p := &store.Enrich{Need: enrich.NeedCloseLead, Ref: "lead_7Kc", Event: b, Tries: tries}
 	return &store.Event{ID: "e1", Source: "close", State: store.Queued, Enrich: p}
 }
 

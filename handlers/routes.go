@@ -1,7 +1,11 @@
 // Package handlers is dialhook's HTTP surface and the only package that
 // imports Echo. It reads each webhook's raw body once under a size limit,
-// lets the source's adapter authenticate it before anything parses it, maps
-// it, records it, and answers the sender in its own dialect.
+// hands it to intake (which authenticates it before anything parses it,
+// maps it and records it), and answers the sender in its own dialect.
+//
+// It must not: hold the webhook pipeline (intake does), import go-redis, or
+// be imported by anything but main. Moving to Echo v5 touches this package
+// only (echo.Context becomes *echo.Context).
 package handlers
 
 import (

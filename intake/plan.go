@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 
 	"dialhook/crm"
-	"dialhook/enrich"
 	"dialhook/mapping"
 	"dialhook/schedule"
 	"dialhook/store"
@@ -84,8 +83,9 @@ func (src *Source) planOne(ev *mapping.Event, now time.Time, dedupTTL time.Durat
 	if rec.State == store.Rejected && ev.Fetch != nil {
 		// The record lacks what the CRM's API can give: fetched and mapped
 		// again by the dispatcher, before the call.
-		if pending, err := enrich.Pending(ev); err == nil {
-			rec.State, rec.Error, rec.ErrorKind, rec.Fields, rec.Enrich = store.Queued, "", "", nil, pending
+		if b, err := mapping.MarshalEvent(ev); err == nil {
+			rec.State, rec.Error, rec.ErrorKind, rec.Fields = store.Queued, "", "", nil
+			rec.Enrich = &store.Enrich{Need: ev.Fetch.Need, Ref: ev.Fetch.Ref, Event: b}
 		}
 	}
 	if rec.State == store.Queued && src.Window != nil {

@@ -1,5 +1,7 @@
 // Package metrics holds dialhook's Prometheus collectors in a registry of
 // their own (no global state), served at /metrics.
+//
+// It must not: import Echo or go-redis; it reads the store through Stats.
 package metrics
 
 import (

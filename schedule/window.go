@@ -1,5 +1,7 @@
 // Package schedule decides when a call may be placed: call windows such as
 // "Monday to Friday, 09:00 to 18:00 in America/Montevideo".
+//
+// It must not do I/O or import any dialhook package: it is time arithmetic.
 package schedule
 
 import (

@@ -164,3 +164,14 @@ func flag(b bool) string {
 	}
 	return ""
 }
+
+// clientLogger adapts a function to go-redis' logger.
+type clientLogger func(detail string)
+
+func (l clientLogger) Printf(_ context.Context, format string, v ...any) {
+	l(fmt.Sprintf(format, v...))
+}
+
+// LogClient routes what go-redis itself reports (reconnect attempts) to log.
+// go-redis keeps one logger for the whole process: the last call wins.
+func LogClient(log func(detail string)) { redis.SetLogger(clientLogger(log)) }

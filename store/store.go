@@ -4,6 +4,10 @@
 // Two implementations honour one contract and pass one shared test suite:
 // Redis (production, shared by replicas) and Memory (the embedded default,
 // for trying dialhook out; it keeps nothing across restarts).
+//
+// It is the only package (with its subpackages) that imports go-redis and
+// spells a Redis key. It must not import Echo, intake, handlers, dispatch or
+// crm: it stores records, it does not know where they came from.
 package store
 
 import (

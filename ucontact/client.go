@@ -9,6 +9,9 @@
 // Classify turn that into a decision and a metrics label. The one retry it
 // does itself is after a 401 when it logged in on its own: a 401 means the
 // call was not placed.
+//
+// It must not import any dialhook package, log, or retry on its own beyond
+// that login.
 package ucontact
 
 import (

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// boundaryRule: the packages pkgs (import paths; a trailing /... takes the
+// subpackages) must not import (directly, in production files) any path
+// equal to or under one of deny; allow exempts importers.
+type boundaryRule struct {
+	what  string
+	pkgs  []string
+	deny  []string
+	allow []string
+}
+
+const (
+	echoPath  = "github.com/labstack/echo"
+	redisPath = "github.com/redis/go-redis"
+)
+
+// boundaryRules are the lines the package docs draw.
+var boundaryRules = []boundaryRule{
+	{what: "only handlers imports Echo", pkgs: []string{"dialhook/..."}, deny: []string{echoPath}, allow: []string{"dialhook/handlers"}},
+	{what: "only store imports go-redis", pkgs: []string{"dialhook/..."}, deny: []string{redisPath},
+		allow: []string{"dialhook/store", "dialhook/store/", "dialhook/internal/testredis"}},
+	{what: "only main imports handlers", pkgs: []string{"dialhook/..."}, deny: []string{"dialhook/handlers"}, allow: []string{"dialhook"}},
+	{what: "mapping does no I/O", pkgs: []string{"dialhook/mapping"},
+		deny: []string{"net", "os", "io/fs", "dialhook/store", "dialhook/crm", "dialhook/intake", "dialhook/handlers", "dialhook/dispatch"}},
+	{what: "intake knows no HTTP, Echo or Redis", pkgs: []string{"dialhook/intake"},
+		deny: []string{"net/http", echoPath, redisPath, "dialhook/handlers", "dialhook/dispatch", "dialhook/crmapi", "dialhook/ucontact"}},
+	{what: "crm is pure", pkgs: []string{"dialhook/crm"},
+		deny: []string{echoPath, redisPath, "dialhook/store", "dialhook/intake", "dialhook/handlers", "dialhook/dispatch", "dialhook/crmapi"}},
+	{what: "store knows nothing of where events come from", pkgs: []string{"dialhook/store", "dialhook/store/..."},
+		deny: []string{echoPath, "dialhook/crm", "dialhook/intake", "dialhook/handlers", "dialhook/dispatch", "dialhook/mapping"}},
+	{what: "ucontact and crmapi stand alone", pkgs: []string{"dialhook/ucontact", "dialhook/crmapi", "dialhook/schedule"}, deny: []string{"dialhook/"}},
+	{what: "dispatch reaches the store through its interface", pkgs: []string{"dialhook/dispatch"},
+		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/intake"}},
+}
+
+// listImports runs go list over the module: package → its imports,
+// production files only.
+func listImports(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}: {{join .Imports \" \"}}", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, ": ")
+		m[pkg] = strings.Fields(imports)
+	}
+	return m
+}
+
+func matches(pkg string, patterns []string) bool {
+	for _, p := range patterns {
+		if base, ok := strings.CutSuffix(p, "/..."); ok {
+			if pkg == base || strings.HasPrefix(pkg, base+"/") {
+				return true
+			}
+		} else if pkg == p || (strings.HasSuffix(p, "/") && strings.HasPrefix(pkg, p)) {
+			return true
+		}
+	}
+	return false
+}
+
+func denied(imp string, deny []string) bool {
+	for _, d := range deny {
+		if imp == d || strings.HasPrefix(imp, d+"/") || (strings.HasSuffix(d, "/") && strings.HasPrefix(imp, d)) {
+			return true
+		}
+	}
+	return false
+}
+
+// The import lines the package docs draw hold: a package that crosses one
+// fails this test (and CI).
+func TestImportBoundaries(t *testing.T) {
+	graph := listImports(t)
+	for _, r := range boundaryRules {
+		for pkg, imports := range graph {
+			if !matches(pkg, r.pkgs) || matches(pkg, r.allow) || pkg == "dialhook/bench" {
+				continue
+			}
+			for _, imp := range imports {
+				if denied(imp, r.deny) && imp != pkg && !strings.HasPrefix(imp, pkg+"/") {
+					t.Errorf("%s: %s imports %s", r.what, pkg, imp)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"dialhook/config"
+	"dialhook/crm"
+	"dialhook/crmapi"
+	"dialhook/enrich"
+	"dialhook/intake"
+	"dialhook/mapping"
+	"dialhook/schedule"
+)
+
+// buildSources compiles every source's adapter and mapping, reporting every
+// problem at once.
+func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, error) {
+	var problems, warnings []string
+	out := map[string]*intake.Source{}
+	var globalWin *schedule.Window
+	if cfg.CallWindow != nil {
+		globalWin, _ = cfg.CallWindow.Compile() // validated in config
+	}
+	for _, name := range cfg.SourceNames() {
+		src, warn, probs := buildSource(cfg, name, globalWin)
+		warnings, problems = append(warnings, warn...), append(problems, probs...)
+		if src != nil {
+			out[name] = src
+		}
+	}
+	if len(problems) > 0 {
+		return nil, warnings, &config.Error{Problems: problems}
+	}
+	return out, warnings, nil
+}
+
+// buildSource compiles one source; nil with its problems when it cannot.
+func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*intake.Source, []string, []string) {
+	var problems, warnings []string
+	sc := cfg.Sources[name]
+	pub := sc.PublicBaseURL
+	if pub == "" {
+		pub = cfg.PublicBaseURL
+	}
+	cc := crm.Config{
+		Name: name, Kind: sc.Kind, Secret: sc.Secret, OrgIDs: sc.OrgIDs, BasicAuth: sc.BasicAuth,
+		AuthHeaders: sc.AuthHeaders, AuthQuery: sc.AuthQuery, PublicBaseURL: pub, TrustProxy: sc.TrustProxy,
+		ClockSkew: sc.ClockSkew.D(), AllowUnauthenticated: sc.AllowUnauthenticated, APIKey: sc.APIKey,
+	}
+	ad, err := crm.New(cc)
+	adapterOK := err == nil
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			problems = append(problems, "sources."+name+": "+line)
+		}
+		// Check the mapping too, so that every problem is reported at once.
+		cc.AllowUnauthenticated = true
+		if ad, err = crm.New(cc); err != nil {
+			return nil, warnings, problems
+		}
+	}
+	if w, ok := ad.(crm.Warner); ok && adapterOK {
+		warnings = append(warnings, w.Warnings()...)
+	}
+	if sc.AllowUnauthenticated && sc.Kind != "generic" {
+		warnings = append(warnings, fmt.Sprintf("source %q (kind %s) accepts unauthenticated webhooks (allow_unauthenticated: true); anyone who knows the URL can trigger calls", name, sc.Kind))
+	}
+	mp, err := mapping.Compile(mapping.Spec{
+		Source: name, Kind: sc.Kind, Preset: ad.Preset(), Rules: sc.Mapping,
+		Defaults: sc.Defaults, GlobalDefaults: cfg.Defaults, Region: sc.Region, When: sc.When,
+		Agents: cfg.Agents.Agents, Phone: cfg.Phone,
+	})
+	var ce *mapping.CompileError
+	switch {
+	case errors.As(err, &ce):
+		for _, p := range ce.Problems {
+			problems = append(problems, fmt.Sprintf("sources.%s.%s: %s", name, p.Key, p.Message))
+		}
+		return nil, warnings, problems
+	case err != nil:
+		return nil, warnings, append(problems, fmt.Sprintf("sources.%s: %v", name, err))
+	case !adapterOK:
+		return nil, warnings, problems
+	}
+	win := globalWin
+	if sc.CallWindow != nil {
+		win, _ = sc.CallWindow.Compile()
+	}
+	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win}, warnings, problems
+}
+
+// newEnricher gives the dispatcher what it needs to fetch what webhooks
+// lack from the CRMs' APIs (a Close lead's contacts).
+func newEnricher(cfg *config.Config, sources map[string]*intake.Source) *enrich.Enricher {
+	srcs := make(map[string]enrich.Source, len(sources))
+	for name, s := range sources {
+		sc := cfg.Sources[name]
+		srcs[name] = enrich.Source{Mapper: s.Mapper, CloseAPIKey: sc.APIKey, Close: &crmapi.Close{BaseURL: sc.APIBaseURL}}
+	}
+	return enrich.New(srcs, enrich.Options{})
+}
