@@ -8,7 +8,10 @@
 //
 //	go run ./bench [--source generic] [--duration 20s] [--out bench.json]
 //
-// It is not a test: `go test ./...` does not run it.
+// It empties the Redis database of --redis-url first, but only one that is
+// empty or that it marked as its own at an earlier run; a database holding
+// other keys needs --flush. It is not a test: `go test ./...` does not run
+// it.
 //
 // One file per step: ingest.go, latency.go, endtoend.go, storm.go, redis.go
 // (Redis accounting) and report.go; run.go starts the servers and runs the
@@ -27,6 +30,7 @@ import (
 
 type options struct {
 	redisURL       string
+	flush          bool
 	source         string
 	duration       time.Duration
 	ingestDuration time.Duration
@@ -42,10 +46,27 @@ type options struct {
 	keep           bool
 }
 
+const usage = `usage: go run ./bench [flags]
+
+dialhook's load harness: builds dialhook, runs it on a real Redis against a
+fake uContact, beside a bare Echo server, and prints the figures.
+
+It empties the Redis database of --redis-url before the run. It does so
+without asking only when that database is empty or carries the marker the
+harness left there at an earlier run; a database that holds other keys is
+left alone (exit 1) unless --flush is given.
+
+`
+
 func parseFlags() (*options, error) {
 	o := &options{}
 	var workers, rates string
-	flag.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/15", "Redis for dialhook; its database is FLUSHed first")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+		flag.PrintDefaults()
+	}
+	flag.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/15", "Redis for dialhook (one server); its database is emptied first (see --flush)")
+	flag.BoolVar(&o.flush, "flush", false, "empty the --redis-url database even when it holds keys the harness did not write")
 	flag.StringVar(&o.source, "source", "generic", "sender to simulate, with its sample body from crm/testdata: "+profileNames())
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of each fixed-rate latency run")
 	flag.DurationVar(&o.ingestDuration, "ingest-duration", 3*time.Second, "length of each closed-loop ingest run")

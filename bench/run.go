@@ -92,7 +92,7 @@ func (x *h) cleanup() {
 	}
 }
 
-// prepare builds dialhook, empties the Redis database, writes the
+// prepare empties the Redis database, builds dialhook, writes the
 // configuration and starts the fake uContact.
 func (x *h) prepare() error {
 	unlock, err := lockRun()
@@ -104,11 +104,13 @@ func (x *h) prepare() error {
 	if err != nil {
 		return err
 	}
-	if err := x.build(root); err != nil {
-		return err
-	}
+	// Redis first: a database the harness may not empty stops the run
+	// before the build.
 	version, err := x.openRedis()
 	if err != nil {
+		return err
+	}
+	if err := x.build(root); err != nil {
 		return err
 	}
 	sec := newSecrets()
@@ -153,7 +155,8 @@ func (x *h) build(root string) error {
 }
 
 // openRedis opens the harness's own connection to dialhook's Redis and
-// empties the database for the run. It returns the server's version.
+// empties the database for the run: only one that is empty or that an
+// earlier run marked, unless --flush. It returns the server's version.
 func (x *h) openRedis() (string, error) {
 	ins, err := redisinspect.Open(x.o.redisURL, harnessClient)
 	if err != nil {
@@ -162,8 +165,13 @@ func (x *h) openRedis() (string, error) {
 	x.ins = ins
 	x.atExit(func() { _ = ins.Close() })
 	ctx := context.Background()
-	if err := ins.FlushDB(ctx, true); err != nil {
-		return "", fmt.Errorf("redis %s: %w", redisurl.Mask(x.o.redisURL), err)
+	where := redisurl.Mask(x.o.redisURL)
+	err = ins.FlushDB(ctx, x.o.flush)
+	if errors.Is(err, redisinspect.ErrForeignKeys) {
+		return "", fmt.Errorf("refusing to flush %s: %w; pass --flush to empty it anyway, or pick another database with --redis-url", where, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("redis %s: %w", where, err)
 	}
 	version, _ := ins.Version(ctx)
 	return version, nil

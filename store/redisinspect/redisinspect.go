@@ -140,7 +140,7 @@ func (in *Inspector) ClientAddrs(ctx context.Context, name string) ([]string, er
 
 // ErrForeignKeys is FlushDB's answer for a database that holds keys the
 // harness did not write (no marker): nothing was deleted.
-var ErrForeignKeys = errors.New("the database holds keys not written by the load harness")
+var ErrForeignKeys = errors.New("the database holds keys the load harness did not write")
 
 // markerKey marks a database as the harness's own. It is outside every
 // dialhook namespace (whose keys all carry the {dh} hash tag).
@@ -178,7 +178,11 @@ func (in *Inspector) FlushDB(ctx context.Context, force bool) error {
 		return fmt.Errorf("redisinspect: flush database %d: %w", in.opt.DB, err)
 	}
 	if n >= 0 {
-		return fmt.Errorf("database %d holds %d keys: %w", in.opt.DB, n, ErrForeignKeys)
+		keys := "keys"
+		if n == 1 {
+			keys = "key"
+		}
+		return fmt.Errorf("%w (%d %s in database %d)", ErrForeignKeys, n, keys, in.opt.DB)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func TestFlushDB(t *testing.T) {
 				if !errors.Is(err, redisinspect.ErrForeignKeys) {
 					t.Fatalf("FlushDB = %v, want ErrForeignKeys", err)
 				}
-				if want := "holds 2 keys"; !strings.Contains(err.Error(), want) {
+				if want := "2 keys in database"; !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
 			} else if err != nil {
