@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"dialhook/store"
+	"dialhook/store/redisinspect"
 )
+
+// The Redis accounting step: Redis commands per accepted event and per
+// placed call, from Redis' own accounting (store/redisinspect).
 
 // cmdCounts counts Redis commands by lower-case name.
 type cmdCounts map[string]float64
@@ -36,6 +36,9 @@ func (c cmdCounts) minus(o cmdCounts, scale float64) cmdCounts {
 	}
 	return out
 }
+
+// plus returns c + o.
+func (c cmdCounts) plus(o cmdCounts) cmdCounts { return c.minus(o, -1) }
 
 func (c cmdCounts) div(n float64) cmdCounts {
 	out := cmdCounts{}
@@ -77,188 +80,250 @@ func (c cmdCounts) String() string {
 // not part of any request.
 var connSetup = map[string]bool{"hello": true, "client": true, "select": true, "auth": true, "ping": true}
 
-// commandStats reads INFO commandstats: calls by command, server-wide,
-// commands run inside scripts included.
-func commandStats(ctx context.Context, rdb *redis.Client) (cmdCounts, error) {
-	s, err := rdb.Info(ctx, "commandstats").Result()
-	if err != nil {
-		return nil, err
-	}
+// ignore drops from INFO commandstats counts the harness's own reads of
+// them and connection set-up. (The harness reads dialhook's events only
+// between counted segments, see callWindow.)
+func ignore(c cmdCounts) cmdCounts {
 	out := cmdCounts{}
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		rest, ok := strings.CutPrefix(line, "cmdstat_")
-		if !ok {
+	for k, v := range c {
+		if k == "info" || connSetup[k] {
 			continue
 		}
-		name, fields, _ := strings.Cut(rest, ":")
-		for _, f := range strings.Split(fields, ",") {
-			if v, ok := strings.CutPrefix(f, "calls="); ok {
-				n, _ := strconv.ParseFloat(v, 64)
-				out[strings.ToLower(name)] = n
-			}
-		}
-	}
-	return out, nil
-}
-
-// monitor follows MONITOR on its own connection and counts the commands
-// run on one database, split into the ones clients sent (round trips, or
-// pipelined commands) and the ones scripts ran, leaving out the commands of
-// the given client addresses (the harness's own).
-type monitor struct {
-	conn    net.Conn
-	mu      sync.Mutex
-	top     cmdCounts
-	lua     cmdCounts
-	exclude map[string]bool
-	db      string
-	done    chan struct{}
-}
-
-func startMonitor(opt *redis.Options, exclude []string) (*monitor, error) {
-	if opt.TLSConfig != nil {
-		return nil, fmt.Errorf("MONITOR over TLS is not supported by the harness")
-	}
-	conn, err := net.DialTimeout("tcp", opt.Addr, 3*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	r := bufio.NewReaderSize(conn, 1<<20)
-	send := func(args ...string) error {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		if _, err := conn.Write([]byte(b.String())); err != nil {
-			return err
-		}
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(line, "+") {
-			return fmt.Errorf("redis: %s", strings.TrimSpace(line))
-		}
-		return nil
-	}
-	if opt.Password != "" {
-		args := []string{"AUTH", opt.Password}
-		if opt.Username != "" {
-			args = []string{"AUTH", opt.Username, opt.Password}
-		}
-		if err := send(args...); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	}
-	if err := send("MONITOR"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	m := &monitor{conn: conn, top: cmdCounts{}, lua: cmdCounts{}, exclude: map[string]bool{}, db: strconv.Itoa(opt.DB), done: make(chan struct{})}
-	for _, a := range exclude {
-		m.exclude[a] = true
-	}
-	go m.read(r)
-	return m, nil
-}
-
-// read parses lines such as
-//
-//	+1795611014.032530 [15 127.0.0.1:49074] "evalsha" "…" "0"
-//	+1795611014.032606 [15 lua] "SET" "k" "1"
-func (m *monitor) read(r *bufio.Reader) {
-	defer close(m.done)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		i := strings.IndexByte(line, '[')
-		j := strings.IndexByte(line, ']')
-		if i < 0 || j < i {
-			continue
-		}
-		db, who, _ := strings.Cut(line[i+1:j], " ")
-		if db != m.db || m.exclude[who] {
-			continue
-		}
-		rest := line[j+1:]
-		k := strings.IndexByte(rest, '"')
-		if k < 0 {
-			continue
-		}
-		rest = rest[k+1:]
-		l := strings.IndexByte(rest, '"')
-		if l < 0 {
-			continue
-		}
-		name := strings.ToLower(rest[:l])
-		m.mu.Lock()
-		if who == "lua" {
-			m.lua[name]++
-		} else {
-			m.top[name]++
-		}
-		m.mu.Unlock()
-	}
-}
-
-// take returns the counts since the last take and starts over.
-func (m *monitor) take() (top, lua cmdCounts) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	top, lua = m.top, m.lua
-	m.top, m.lua = cmdCounts{}, cmdCounts{}
-	return top, lua
-}
-
-func (m *monitor) stop() {
-	_ = m.conn.Close()
-	<-m.done
-}
-
-// clientAddrs lists the addresses of the connections named name.
-func clientAddrs(ctx context.Context, rdb *redis.Client, name string) []string {
-	s, err := rdb.ClientList(ctx).Result()
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(s, "\n") {
-		var addr, n string
-		for _, f := range strings.Fields(line) {
-			if v, ok := strings.CutPrefix(f, "addr="); ok {
-				addr = v
-			}
-			if v, ok := strings.CutPrefix(f, "name="); ok {
-				n = v
-			}
-		}
-		if n == name && addr != "" {
-			out = append(out, addr)
-		}
+		out[k] = v
 	}
 	return out
 }
 
-// redisCPU is the CPU time the Redis server has used (all its threads).
-func redisCPU(ctx context.Context, rdb *redis.Client) time.Duration {
-	s, err := rdb.Info(ctx, "cpu").Result()
-	if err != nil {
-		return 0
+// counter reads Redis' two accountings of commands: INFO commandstats
+// (server-wide, commands run in scripts included) and MONITOR (this
+// database only, without the harness's connections, sent and run in
+// scripts apart; nil when unavailable).
+type counter struct {
+	ins *redisinspect.Inspector
+	mon *redisinspect.Monitor
+}
+
+func (c *counter) stats() (cmdCounts, error) {
+	s, err := c.ins.CommandStats(context.Background())
+	return cmdCounts(s), err
+}
+
+// take returns MONITOR's counts since the last take.
+func (c *counter) take() (top, lua cmdCounts) {
+	if c.mon == nil {
+		return cmdCounts{}, cmdCounts{}
 	}
-	var t float64
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(line, k); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				t += f
-			}
+	time.Sleep(100 * time.Millisecond) // let MONITOR catch up
+	t, l := c.mon.Take()
+	return cmdCounts(t), cmdCounts(l)
+}
+
+// window is what both accountings counted from open to the last pause.
+// INFO commandstats counts in segments: between pause and resume the
+// harness may read dialhook's events, and those commands are not counted;
+// MONITOR, which never sees the harness's connections, counts on.
+type window struct {
+	c        *counter
+	start    time.Time
+	from     cmdCounts // commandstats when the current segment began
+	stats    cmdCounts // commandstats of the segments ended so far
+	top, lua cmdCounts
+	secs     float64
+}
+
+func (c *counter) open() (*window, error) {
+	c.take()
+	w := &window{c: c, stats: cmdCounts{}, top: cmdCounts{}, lua: cmdCounts{}}
+	if err := w.resume(); err != nil {
+		return nil, err
+	}
+	w.start = time.Now()
+	return w, nil
+}
+
+// pause ends a segment (and, unless resumed, the window).
+func (w *window) pause() error {
+	top, lua := w.c.take()
+	s, err := w.c.stats()
+	if err != nil {
+		return err
+	}
+	w.top, w.lua = w.top.plus(top), w.lua.plus(lua)
+	w.stats = w.stats.plus(s.minus(w.from, 1))
+	w.secs = time.Since(w.start).Seconds()
+	return nil
+}
+
+// resume begins a segment.
+func (w *window) resume() error {
+	s, err := w.c.stats()
+	w.from = s
+	return err
+}
+
+// perEvent is the window's counts per event, the background for as long
+// as the window lasted taken away.
+func (w *window) perEvent(bg *window, n float64) (total, top, lua cmdCounts) {
+	bgTotal, bgTop, bgLua := ignore(bg.stats).div(bg.secs), bg.top.div(bg.secs), bg.lua.div(bg.secs)
+	total = ignore(w.stats).minus(bgTotal, w.secs).div(n)
+	top = ignore(w.top).minus(bgTop, w.secs).div(n)
+	lua = w.lua.minus(bgLua, w.secs).div(n)
+	return total, top, lua
+}
+
+// redisCommands counts the Redis commands of the accept path and of a
+// placed call, from INFO commandstats (every command, those run inside Lua
+// scripts included) and MONITOR (which tells the ones dialhook sent from the
+// ones its scripts ran). The accept window runs while every worker is held
+// in a call to the gated fake, so that it holds accepts only; the second
+// window holds whole events (accept + dial); the difference is the call.
+// The background (promotion ticks, idle queue reads) is measured while idle
+// and subtracted.
+func (x *h) redisCommands() error {
+	if _, err := x.drained(30 * time.Second); err != nil {
+		return err
+	}
+	c := &counter{ins: x.ins}
+	own, _ := x.ins.ClientAddrs(context.Background(), harnessClient)
+	mon, err := x.ins.Monitor(own)
+	if err != nil {
+		x.logf("MONITOR unavailable (%v): top-level counts are not separated", err)
+	} else {
+		c.mon = mon
+		defer mon.Stop()
+	}
+	x.holdWorkers()
+	bg, err := x.background(c)
+	if err != nil {
+		return err
+	}
+	acc, err := x.acceptWindow(c)
+	if err != nil {
+		return err
+	}
+	// Let the calls go, and wait until everything is placed.
+	x.fake.open()
+	if _, err := x.drained(60 * time.Second); err != nil {
+		return err
+	}
+	all, err := x.callWindow(c)
+	if err != nil {
+		return err
+	}
+	x.redisFigures(bg, acc, all, c.mon != nil)
+	return nil
+}
+
+// holdWorkers holds every worker in a call to the gated fake.
+func (x *h) holdWorkers() {
+	x.fake.close()
+	count(x.dhT, x.src, 4, x.o.workers)
+	deadline := time.Now().Add(10 * time.Second)
+	for x.fake.inflight.Load() < int64(min(x.o.workers, x.o.concurrency)) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+}
+
+// background counts the commands of an idle dialhook for two seconds.
+func (x *h) background(c *counter) (*window, error) {
+	w, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(2 * time.Second)
+	return w, w.pause()
+}
+
+// acceptWindow counts --redis-events accepts while every worker is held.
+func (x *h) acceptWindow(c *counter) (*window, error) {
+	w, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	r := count(x.dhT, x.src, 16, x.o.redisEvents)
+	if err := w.pause(); err != nil {
+		return nil, err
+	}
+	if r.ok != int64(x.o.redisEvents) {
+		return nil, fmt.Errorf("accept window: %d of %d accepted (%v)", r.ok, x.o.redisEvents, r.statuses)
+	}
+	return w, nil
+}
+
+// callWindow counts --redis-events whole events, until every GUID is
+// recorded. It waits on the fake's counters, which cost Redis nothing, and
+// reads the placed count through the store only between two segments, so
+// that the reading is not counted.
+func (x *h) callWindow(c *counter) (*window, error) {
+	n := int64(x.o.redisEvents)
+	p0, err := x.placed()
+	if err != nil {
+		return nil, err
+	}
+	calls0 := x.fake.calls.Load()
+	w, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	r := count(x.dhT, x.src, 16, x.o.redisEvents)
+	if r.ok != n {
+		return nil, fmt.Errorf("call window: %d of %d accepted (%v)", r.ok, n, r.statuses)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		for (x.fake.calls.Load() < calls0+n || x.fake.inflight.Load() > 0) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // the last Finish has returned
+		if err := w.pause(); err != nil {
+			return nil, err
+		}
+		p, err := x.placed()
+		if err != nil {
+			return nil, err
+		}
+		if p >= p0+n {
+			return w, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("call window: %d of %d placed", p-p0, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if err := w.resume(); err != nil {
+			return nil, err
 		}
 	}
-	return time.Duration(t * float64(time.Second))
+}
+
+// placed is the number of events in state placed, read through the store.
+func (x *h) placed() (int64, error) {
+	st, err := x.st.Stats(context.Background(), time.Now())
+	return st.ByState[store.Placed], err
+}
+
+// redisFigures writes the counts per accepted event and per placed call
+// (whole events less accepts) into the report.
+func (x *h) redisFigures(bg, acc, all *window, monitor bool) {
+	n := float64(x.o.redisEvents)
+	accTotal, accTop, accLua := acc.perEvent(bg, n)
+	allTotal, allTop, allLua := all.perEvent(bg, n)
+	fig := func(total, top, lua cmdCounts) redisFigure {
+		f := redisFigure{Total: round(total.total(), 2), CommandStats: round(total.total(), 2), TotalBy: total.String(),
+			TopLevel: round(top.total(), 2), InScripts: round(lua.total(), 2), TopLevelBy: top.String(), InScriptsBy: lua.String()}
+		if monitor {
+			// MONITOR sees this database only: other clients of the same
+			// server (INFO commandstats is server-wide) do not count.
+			f.Total = round(top.total()+lua.total(), 2)
+		}
+		return f
+	}
+	rc := &x.rep.Redis
+	rc.Events = x.o.redisEvents
+	rc.PerAccepted = fig(accTotal, accTop, accLua)
+	rc.PerPlaced = fig(allTotal.minus(accTotal, 1), allTop.minus(accTop, 1), allLua.minus(accLua, 1))
+	rc.Background = ignore(bg.stats).div(bg.secs).String()
+	rc.Monitor = monitor
+	x.logf("redis per accepted event: %.2f commands (%.2f sent: %s; %.2f in scripts: %s)", rc.PerAccepted.Total, rc.PerAccepted.TopLevel, rc.PerAccepted.TopLevelBy, rc.PerAccepted.InScripts, rc.PerAccepted.InScriptsBy)
+	x.logf("redis per placed call:    %.2f commands (%.2f sent: %s; %.2f in scripts: %s)", rc.PerPlaced.Total, rc.PerPlaced.TopLevel, rc.PerPlaced.TopLevelBy, rc.PerPlaced.InScripts, rc.PerPlaced.InScriptsBy)
 }

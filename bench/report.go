@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -163,21 +164,15 @@ type verdict struct {
 	Met      bool   `json:"met"`
 }
 
-func newReport(o *options, redisInfo string) *report {
+func newReport(o *options, redisVersion string) *report {
 	host, _ := os.Hostname()
-	r := &report{
+	return &report{
 		Date: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), CPU: cpuModel(),
-		OS: runtime.GOOS + "/" + runtime.GOARCH, Host: host, Source: o.source,
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Host: host, RedisVer: redisVersion, Source: o.source,
 		Settings: setting{Duration: o.duration.String(), IngestDuration: o.ingestDuration.String(), IngestWorkers: o.ingestWorkers,
 			Rates: o.rates, Workers: o.workers, Concurrency: o.concurrency, FakeLatency: o.fakeLatency.String(),
 			SlowLatency: o.slowLatency.String(), RedisURL: o.redisURL},
 	}
-	for _, line := range strings.Split(redisInfo, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
-			r.RedisVer = v
-		}
-	}
-	return r
 }
 
 func (r *report) lat(target string, rate int) *latencyRun {
@@ -286,4 +281,24 @@ func wantStatusOf(source string) int {
 		return p.wantStatus
 	}
 	return 0
+}
+func round(v float64, digits int) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
 }

@@ -226,7 +226,8 @@ func (src *source) request(base, host string, n uint64) (*http.Request, error) {
 
 // configYAML is the dialhook configuration of the run: the source, with
 // defaults for what the samples leave out, and every event dialing an agent
-// of its own (agent = a hash of the event), so that the per-agent pacing
+// of its own (agent = the body hash, 64 hex digits: the most an agent may
+// have), so that the per-agent pacing
 // (one call in flight per agent) does not serialize the benchmark.
 func (src *source) configYAML() string {
 	return `defaults:
@@ -241,6 +242,6 @@ sources:
   ` + src.name + `:
 ` + src.p.config(src.s) + `    region: UY
     mapping:
-      agent: {template: "b{{$body_hash}}"}
+      agent: {template: "{{$body_hash}}"}
 `
 }
