@@ -2,6 +2,7 @@ package crm
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,30 +13,23 @@ import (
 )
 
 type closeAdapter struct {
-	cfg Config
+	base
 	key []byte // hex-decoded signature key
 }
 
-// newClose checks and decodes a close source's signature key.
+// newClose checks and decodes a close source's signature key. Close retries
+// failed deliveries; a mapping rejection is answered 200.
 func newClose(cfg Config, need bool, bad problemf) Adapter {
-	a := &closeAdapter{cfg: cfg}
-	switch {
-	case cfg.Secret == "":
-		if need {
-			bad("kind close needs secret (the webhook subscription's signature_key, hex)")
-		}
-	default:
-		var err error
-		if a.key, err = decodeHex(cfg.Secret); err != nil || len(a.key) == 0 {
-			bad("kind close: secret must be the hex signature_key Close returned")
-		}
-	}
+	a := &closeAdapter{base: base{cfg, Dialect{RejectStatus: 200}}}
+	decodeSecret(cfg, need, bad, "the webhook subscription's signature_key, hex", "the hex signature_key Close returned",
+		func(s string) (err error) {
+			if a.key, err = decodeHex(s); err == nil && len(a.key) == 0 {
+				err = errors.New("empty key")
+			}
+			return err
+		})
 	return a
 }
-
-func (a *closeAdapter) Kind() string { return "close" }
-
-func (a *closeAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
 
 func (a *closeAdapter) Preset() map[string]any {
 	return map[string]any{

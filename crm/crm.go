@@ -137,13 +137,43 @@ func New(cfg Config) (Adapter, error) {
 	return a, nil
 }
 
+// base is what every adapter holds: its configuration and the dialect it
+// answers in.
+type base struct {
+	cfg     Config
+	dialect Dialect
+}
+
+func (b *base) Kind() string     { return b.cfg.Kind }
+func (b *base) Dialect() Dialect { return b.dialect }
+
+// needSecret reports a missing secret for a kind that needs one; what says
+// what the secret is.
+func needSecret(cfg Config, need bool, bad problemf, what string) {
+	if cfg.Secret == "" && need {
+		bad("kind %s needs secret (%s)", cfg.Kind, what)
+	}
+}
+
+// decodeSecret decodes a secret that has a format (close: hex; standard:
+// base64), reporting a missing one (when needed) or one decode refuses.
+func decodeSecret(cfg Config, need bool, bad problemf, what, format string, decode func(string) error) {
+	if cfg.Secret == "" {
+		needSecret(cfg, need, bad, what)
+		return
+	}
+	if err := decode(cfg.Secret); err != nil {
+		bad("kind %s: secret must be %s", cfg.Kind, format)
+	}
+}
+
 // problemf reports one configuration problem of a source.
 type problemf func(format string, args ...any)
 
 // constructors build each kind's adapter; each checks its kind's settings
 // (need: a credential is required, unless allow_unauthenticated).
 var constructors = map[string]func(cfg Config, need bool, bad problemf) Adapter{
-	"generic":    func(cfg Config, _ bool, _ problemf) Adapter { return &genericAdapter{cfg: cfg} },
+	"generic":    newGeneric,
 	"salesforce": newSalesforce,
 	"hubspot":    newHubSpot,
 	"pipedrive":  newPipedrive,

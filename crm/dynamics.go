@@ -12,7 +12,7 @@ import (
 	"dialhook/mapping"
 )
 
-type dynamicsAdapter struct{ cfg Config }
+type dynamicsAdapter struct{ base }
 
 // newDynamics checks a dynamics source's credentials.
 func newDynamics(cfg Config, need bool, bad problemf) Adapter {
@@ -29,14 +29,8 @@ func newDynamics(cfg Config, need bool, bad problemf) Adapter {
 			bad("kind dynamics: auth_query entry %q needs a name and a value", k)
 		}
 	}
-	return &dynamicsAdapter{cfg: cfg}
+	return &dynamicsAdapter{base{cfg, Dialect{RejectStatus: 200}}}
 }
-
-func (a *dynamicsAdapter) Kind() string { return "dynamics" }
-
-// Dialect: Dataverse only reads the status and retries once on 502-504; a
-// 4xx would just fill its System Jobs with failures.
-func (a *dynamicsAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
 
 // Preset routes by the owner's id (ownerid.Id); use ownerid.Name to key
 // routes by the user's name instead.

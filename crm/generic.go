@@ -5,12 +5,13 @@ import "dialhook/mapping"
 // tokenHeader carries the shared token of generic and zoho sources.
 const tokenHeader = "X-Dialhook-Token"
 
-type genericAdapter struct{ cfg Config }
+type genericAdapter struct{ base }
 
-func (a *genericAdapter) Kind() string { return "generic" }
-
-// Dialect: a custom sender shows a 422 to whoever built it.
-func (a *genericAdapter) Dialect() Dialect { return Dialect{RejectStatus: 422} }
+// newGeneric: the shared token is optional. A custom sender shows a 422 (a
+// mapping rejection) to whoever built it.
+func newGeneric(cfg Config, _ bool, _ problemf) Adapter {
+	return &genericAdapter{base{cfg, Dialect{RejectStatus: 422}}}
+}
 
 func (a *genericAdapter) Preset() map[string]any { return identityPreset() }
 

@@ -19,21 +19,15 @@ import (
 // hubspotMaxEvents bounds a subscription batch (HubSpot sends under 100).
 const hubspotMaxEvents = 1000
 
-type hubspotAdapter struct{ cfg Config }
+type hubspotAdapter struct{ base }
 
-// newHubSpot checks a hubspot source's client secret.
+// newHubSpot checks a hubspot source's client secret. HubSpot workflows do
+// not retry 4xx and subscriptions retry every 4xx; neither helps with a
+// mapping rejection, so it is answered 200.
 func newHubSpot(cfg Config, need bool, bad problemf) Adapter {
-	if cfg.Secret == "" && need {
-		bad("kind hubspot needs secret (the app's client secret)")
-	}
-	return &hubspotAdapter{cfg: cfg}
+	needSecret(cfg, need, bad, "the app's client secret")
+	return &hubspotAdapter{base{cfg, Dialect{RejectStatus: 200}}}
 }
-
-func (a *hubspotAdapter) Kind() string { return "hubspot" }
-
-// Dialect: HubSpot workflows do not retry 4xx and subscriptions retry every
-// 4xx; neither helps with a mapping rejection, so it is answered 200.
-func (a *hubspotAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
 
 func (a *hubspotAdapter) Preset() map[string]any {
 	return map[string]any{

@@ -8,7 +8,7 @@ import (
 	"dialhook/mapping"
 )
 
-type pipedriveAdapter struct{ cfg Config }
+type pipedriveAdapter struct{ base }
 
 // newPipedrive checks a pipedrive source's Basic credentials.
 func newPipedrive(cfg Config, need bool, bad problemf) Adapter {
@@ -18,14 +18,8 @@ func newPipedrive(cfg Config, need bool, bad problemf) Adapter {
 	if cfg.BasicAuth != nil && (cfg.BasicAuth.User == "" || cfg.BasicAuth.Password == "") {
 		bad("kind pipedrive: basic_auth needs both user and password")
 	}
-	return &pipedriveAdapter{cfg: cfg}
+	return &pipedriveAdapter{base{cfg, Dialect{RejectStatus: 200}}}
 }
-
-func (a *pipedriveAdapter) Kind() string { return "pipedrive" }
-
-// Dialect: Pipedrive bans a webhook after repeated failures and deletes it
-// after 3 days without success, so a mapping rejection is answered 200.
-func (a *pipedriveAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
 
 func (a *pipedriveAdapter) Preset() map[string]any {
 	return map[string]any{

@@ -22,7 +22,7 @@ const (
 
 const xsiNS = "http://www.w3.org/2001/XMLSchema-instance"
 
-type salesforceAdapter struct{ cfg Config }
+type salesforceAdapter struct{ base }
 
 // newSalesforce checks a salesforce source's organization ids.
 func newSalesforce(cfg Config, need bool, bad problemf) Adapter {
@@ -34,12 +34,8 @@ func newSalesforce(cfg Config, need bool, bad problemf) Adapter {
 			bad("kind salesforce: org_ids entry %q is not a 15 or 18 character alphanumeric id", id)
 		}
 	}
-	return &salesforceAdapter{cfg: cfg}
+	return &salesforceAdapter{base{cfg, Dialect{SOAP: true, RejectStatus: 200}}}
 }
-
-func (a *salesforceAdapter) Kind() string { return "salesforce" }
-
-func (a *salesforceAdapter) Dialect() Dialect { return Dialect{SOAP: true, RejectStatus: 200} }
 
 func (a *salesforceAdapter) Preset() map[string]any {
 	return map[string]any{

@@ -11,34 +11,24 @@ import (
 )
 
 type standardAdapter struct {
-	cfg Config
+	base
 	key []byte // decoded secret
 	// notes says what was assumed to decode the secret, for the start-up
 	// warning (empty for a canonical whsec_ + padded base64 secret).
 	notes []string
 }
 
-// newStandard checks and decodes a standard source's secret.
+// newStandard checks and decodes a standard source's secret. Standard
+// Webhooks senders (Svix and others) show the status: a mapping rejection
+// is a 422.
 func newStandard(cfg Config, need bool, bad problemf) Adapter {
-	a := &standardAdapter{cfg: cfg}
-	switch {
-	case cfg.Secret == "":
-		if need {
-			bad("kind standard needs secret (whsec_ followed by base64)")
-		}
-	default:
-		var err error
-		if a.key, a.notes, err = decodeWhsec(cfg.Secret); err != nil {
-			bad("kind standard: secret must be whsec_ followed by base64")
-		}
-	}
+	a := &standardAdapter{base: base{cfg, Dialect{RejectStatus: 422}}}
+	decodeSecret(cfg, need, bad, "whsec_ followed by base64", "whsec_ followed by base64", func(s string) (err error) {
+		a.key, a.notes, err = decodeWhsec(s)
+		return err
+	})
 	return a
 }
-
-func (a *standardAdapter) Kind() string { return "standard" }
-
-// Dialect: Standard Webhooks senders (Svix and others) show the status.
-func (a *standardAdapter) Dialect() Dialect { return Dialect{RejectStatus: 422} }
 
 func (a *standardAdapter) Preset() map[string]any { return identityPreset() }
 

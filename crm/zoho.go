@@ -19,21 +19,15 @@ import (
 // already capped by max_body_bytes; this caps the map built from it.
 const zohoMaxFields = 1000
 
-type zohoAdapter struct{ cfg Config }
+type zohoAdapter struct{ base }
 
-// newZoho checks a zoho source's shared token.
+// newZoho checks a zoho source's shared token. Zoho's retry behaviour is
+// undocumented; a mapping rejection is answered 200 so a workflow is not
+// disabled for a data problem.
 func newZoho(cfg Config, need bool, bad problemf) Adapter {
-	if cfg.Secret == "" && need {
-		bad("kind zoho needs secret (the shared token sent as X-Dialhook-Token or the token parameter)")
-	}
-	return &zohoAdapter{cfg: cfg}
+	needSecret(cfg, need, bad, "the shared token sent as X-Dialhook-Token or the token parameter")
+	return &zohoAdapter{base{cfg, Dialect{RejectStatus: 200}}}
 }
-
-func (a *zohoAdapter) Kind() string { return "zoho" }
-
-// Dialect: Zoho's retry behaviour is undocumented; a mapping rejection is
-// answered 200 so a workflow is not disabled for a data problem.
-func (a *zohoAdapter) Dialect() Dialect { return Dialect{RejectStatus: 200} }
 
 // Preset: Zoho has no event id. The id rule is the record id plus the body
 // hash: a redelivery of the same body is a duplicate, a later edit of the

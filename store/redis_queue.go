@@ -116,25 +116,35 @@ func beginResult(vals []any) (*Event, BeginResult, error) {
 	return nil, Skip, fmt.Errorf("store: begin: unexpected answer %v", vals[0])
 }
 
-// current is ev when it is d's event (cloned), else d's event read again.
-func (r *Redis) current(ctx context.Context, d Delivery, ev *Event) (*Event, error) {
+// changed is d's record as change leaves it, and its JSON: ev when it is
+// d's event (cloned), else d's event read again. change may refuse with an
+// error, which changed returns with the record.
+func (r *Redis) changed(ctx context.Context, d Delivery, ev *Event, change func(*Event) error) (*Event, []byte, error) {
+	cur := ev
 	if ev != nil && ev.ID == d.EventID {
-		return clone(ev), nil
+		cur = clone(ev)
+	} else {
+		var err error
+		if cur, err = r.Get(ctx, d.EventID); err != nil {
+			return nil, nil, err
+		}
 	}
-	return r.Get(ctx, d.EventID)
+	if err := change(cur); err != nil {
+		return cur, nil, err
+	}
+	doc, err := json.Marshal(cur)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: encode: %w", err)
+	}
+	return cur, doc, nil
 }
 
 // Finish implements Store. ev is the record Begin answered for d (nil: it
 // is read first); the record changes only through Finish while it is dialing.
 func (r *Redis) Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, now time.Time) (*Event, error) {
-	cur, err := r.current(ctx, d, ev)
+	cur, doc, err := r.changed(ctx, d, ev, func(e *Event) error { apply(e, out, now); return nil })
 	if err != nil {
 		return nil, err
-	}
-	apply(cur, out, now)
-	doc, err := json.Marshal(cur)
-	if err != nil {
-		return nil, fmt.Errorf("store: encode: %w", err)
 	}
 	var gkey string
 	if out.CallGUID != "" {
@@ -202,17 +212,15 @@ func apply(e *Event, out Outcome, now time.Time) {
 
 // Enriched implements Store.
 func (r *Redis) Enriched(ctx context.Context, d Delivery, ev *Event, out Enrichment, now time.Time) (*Event, error) {
-	cur, err := r.current(ctx, d, ev)
+	cur, doc, err := r.changed(ctx, d, ev, func(e *Event) error {
+		if e.Enrich == nil {
+			return ErrConflict
+		}
+		applyEnrichment(e, out, now)
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if cur.Enrich == nil {
-		return cur, ErrConflict
-	}
-	applyEnrichment(cur, out, now)
-	doc, err := json.Marshal(cur)
-	if err != nil {
-		return nil, fmt.Errorf("store: encode: %w", err)
+		return cur, err
 	}
 	var due int64
 	if out.State == Queued && !out.DueAt.IsZero() {
