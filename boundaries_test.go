@@ -30,6 +30,8 @@ var boundaryRules = []boundaryRule{
 		allow: []string{"dialhook/store", "dialhook/store/", "dialhook/internal/testredis"}},
 	{what: "only the load harness reads Redis' own accounting", pkgs: []string{"dialhook/..."},
 		deny: []string{"dialhook/store/redisinspect"}, allow: []string{"dialhook/bench"}},
+	{what: "only tests and the load harness use the test samples", pkgs: []string{"dialhook/..."},
+		deny: []string{"dialhook/internal/samples"}, allow: []string{"dialhook/bench"}},
 	{what: "only main imports handlers", pkgs: []string{"dialhook/..."}, deny: []string{"dialhook/handlers"}, allow: []string{"dialhook"}},
 	{what: "mapping does no I/O", pkgs: []string{"dialhook/mapping"},
 		deny: []string{"net", "os", "io/fs", "dialhook/store", "dialhook/crm", "dialhook/intake", "dialhook/handlers", "dialhook/dispatch"}},
