@@ -1,23 +1,16 @@
 package crm
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"testing"
 	"time"
+
+	"dialhook/internal/samples"
 )
 
-const closeKey = "6b3a5f0e9c1d2e4f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"
-
-// closeSign is a separate signer: hex HMAC-SHA256 keyed by the decoded key.
+// closeSign signs as Close does with samples.CloseKey.
 func closeSign(ts string, body []byte) string {
-	k, _ := hex.DecodeString(closeKey)
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(ts))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return samples.CloseSignature(samples.CloseKey, ts, body)
 }
 
 func closeRequest(body []byte, ts string, sig string) *Request {
@@ -25,8 +18,8 @@ func closeRequest(body []byte, ts string, sig string) *Request {
 }
 
 func TestCloseAuthenticate(t *testing.T) {
-	a := mustNew(t, Config{Name: "close", Kind: "close", Secret: closeKey})
-	body := sample(t, "close-lead-created.json")
+	a := mustNew(t, Config{Name: "close", Kind: "close", Secret: samples.CloseKey})
+	body := samples.Body(samples.CloseLeadCreated)
 	now := strconv.FormatInt(testNow.Unix(), 10)
 	stale := strconv.FormatInt(testNow.Add(-301*time.Second).Unix(), 10)
 	future := strconv.FormatInt(testNow.Add(301*time.Second).Unix(), 10)
@@ -41,7 +34,7 @@ func TestCloseAuthenticate(t *testing.T) {
 		{"ms timestamp", closeRequest(body, now+"000", closeSign(now+"000", body)), ErrUnauthenticated, "timestamp in the future"},
 		{"bad timestamp", closeRequest(body, "-1", good), ErrUnauthenticated, "bad timestamp"},
 		{"missing", post("/", body), ErrUnauthenticated, "missing header"},
-	}, closeKey, good)
+	}, samples.CloseKey, good)
 }
 
 func hexUpper(s string) string {
@@ -55,8 +48,8 @@ func hexUpper(s string) string {
 }
 
 func TestCloseParse(t *testing.T) {
-	a := mustNew(t, Config{Name: "close", Kind: "close", Secret: closeKey})
-	body := sample(t, "close-lead-created.json")
+	a := mustNew(t, Config{Name: "close", Kind: "close", Secret: samples.CloseKey})
+	body := samples.Body(samples.CloseLeadCreated)
 	ts := strconv.FormatInt(testNow.Unix(), 10)
 	ev := one(t, mustParse(t, a, closeRequest(body, ts, closeSign(ts, body))))
 	wantEvent(t, ev, "ev_2EoTkiI2UgXmA9hIk5Jyb0", "lead", "lead_7KcVQy2RkN3nB8mT", "created")

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"dialhook/internal/samples"
 	"dialhook/mapping"
 )
 
@@ -75,7 +76,7 @@ func TestDedupKeysPerKind(t *testing.T) {
 		return mustNew(t, Config{Name: "s", Kind: kind, AllowUnauthenticated: true})
 	}
 	generic := []byte(`{"destination":"099 123 456","owner":"ana@example.com"}`)
-	hsContact := sample(t, "hubspot-workflow-contact.json")
+	hsContact := samples.Body(samples.HubSpotWorkflowContact)
 	cases := []struct {
 		kind           string
 		first, other   *Request
@@ -108,13 +109,13 @@ func TestDedupKeysPerKind(t *testing.T) {
 			post("/w", pipedriveV1Seconds("Pablo", 1)),
 			"v1 without timestamp_micro: two changes in the same second"},
 		{"pipedrive",
-			post("/w", sample(t, "pipedrive-v2-person.json")),
-			post("/w", []byte(strings.Replace(string(sample(t, "pipedrive-v2-person.json")), "7c1f3b2e", "8d2e4c3f", 1))),
-			post("/w", []byte(strings.Replace(string(sample(t, "pipedrive-v2-person.json")), `"attempt": 1`, `"attempt": 2`, 1))),
+			post("/w", samples.Body(samples.PipedriveV2Person)),
+			post("/w", []byte(strings.Replace(string(samples.Body(samples.PipedriveV2Person)), "7c1f3b2e", "8d2e4c3f", 1))),
+			post("/w", []byte(strings.Replace(string(samples.Body(samples.PipedriveV2Person)), `"attempt": 1`, `"attempt": 2`, 1))),
 			"v2 event ids"},
 		{"salesforce",
-			sfRequest(sfBody(sfOrg, sfNote("04l1", "003A", "1"))), sfRequest(sfBody(sfOrg, sfNote("04l2", "003A", "1"))),
-			sfRequest(sfBody(sfOrg, sfNote("04l1", "003A", "1"))),
+			sfRequest(sfOutbound(sfNote("04l1", "003A", "1"))), sfRequest(sfOutbound(sfNote("04l2", "003A", "1"))),
+			sfRequest(sfOutbound(sfNote("04l1", "003A", "1"))),
 			"notification ids"},
 		{"zoho",
 			post("/w?id=5725767000000412345&Mobile=099111222&token=t", nil),

@@ -3,29 +3,32 @@ package crm
 import (
 	"strings"
 	"testing"
+
+	"dialhook/internal/samples"
 )
 
 func TestDynamicsAuthenticate(t *testing.T) {
-	body := sample(t, "dynamics-lead-create.json")
-	key := mustNew(t, Config{Name: "d", Kind: "dynamics", Secret: "wh-key-9012"})
-	all := mustNew(t, Config{Name: "d", Kind: "dynamics", Secret: "wh-key-9012",
-		AuthHeaders: map[string]string{"X-Api-Key": "hdr-secret"}, AuthQuery: map[string]string{"tenant": "q-secret"}})
+	body := samples.Body(samples.DynamicsLeadCreate)
+	key := mustNew(t, Config{Name: "d", Kind: "dynamics", Secret: samples.DynamicsKey})
+	all := mustNew(t, Config{Name: "d", Kind: "dynamics", Secret: samples.DynamicsKey,
+		AuthHeaders: map[string]string{"X-Api-Key": samples.DynamicsHeaderKey}, AuthQuery: map[string]string{"tenant": samples.DynamicsQueryKey}})
+	code := "/webhooks/d?" + samples.DynamicsCode(samples.DynamicsKey)
 	runAuth(t, key, []authCase{
-		{"webhook key", post("/webhooks/d?code=wh-key-9012", body), nil, ""},
+		{"webhook key", post(code, body), nil, ""},
 		{"wrong key", post("/webhooks/d?code=wh-key-9013", body), ErrUnauthenticated, "bad credentials"},
 		{"no key", post("/webhooks/d", body), ErrUnauthenticated, "missing credentials"},
-	}, "wh-key-9012")
+	}, samples.DynamicsKey)
 	runAuth(t, all, []authCase{
-		{"all three", post("/webhooks/d?code=wh-key-9012&tenant=q-secret", body, "X-Api-Key", "hdr-secret"), nil, ""},
-		{"header missing", post("/webhooks/d?code=wh-key-9012&tenant=q-secret", body), ErrUnauthenticated, "bad credentials"},
-		{"query wrong", post("/webhooks/d?code=wh-key-9012&tenant=x", body, "X-Api-Key", "hdr-secret"), ErrUnauthenticated, "bad credentials"},
+		{"all three", post(code+"&tenant="+samples.DynamicsQueryKey, body, "X-Api-Key", samples.DynamicsHeaderKey), nil, ""},
+		{"header missing", post(code+"&tenant="+samples.DynamicsQueryKey, body), ErrUnauthenticated, "bad credentials"},
+		{"query wrong", post(code+"&tenant=x", body, "X-Api-Key", samples.DynamicsHeaderKey), ErrUnauthenticated, "bad credentials"},
 		{"nothing", post("/webhooks/d", body), ErrUnauthenticated, "missing credentials"},
-	}, "wh-key-9012", "hdr-secret", "q-secret")
+	}, samples.DynamicsKey, samples.DynamicsHeaderKey, samples.DynamicsQueryKey)
 }
 
 func TestDynamicsParse(t *testing.T) {
 	a := mustNew(t, Config{Name: "d", Kind: "dynamics", Secret: "k"})
-	body := sample(t, "dynamics-lead-create.json")
+	body := samples.Body(samples.DynamicsLeadCreate)
 
 	t.Run("lead create", func(t *testing.T) {
 		ev := one(t, mustParse(t, a, post("/?code=k", body, "x-request-id", "5a1f0c7e-0000-4000-8000-000000000001")))
@@ -116,7 +119,7 @@ func TestDynamicsDate(t *testing.T) {
 }
 
 func FuzzDynamics(f *testing.F) {
-	f.Add(sample(f, "dynamics-lead-create.json"))
+	f.Add(samples.Body(samples.DynamicsLeadCreate))
 	f.Add([]byte(`{"InputParameters":[{"key":"Target","value":{"Attributes":[{"key":"a","value":{"__type":"Money:x","Value":1}}]}}]}`))
 	a := mustNew(f, Config{Name: "d", Kind: "dynamics", Secret: "k"})
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -1,23 +1,27 @@
 package crm
 
-import "testing"
+import (
+	"testing"
+
+	"dialhook/internal/samples"
+)
 
 func TestGenericAuthenticate(t *testing.T) {
-	body := sample(t, "generic-call.json")
+	body := samples.Body(samples.GenericCall)
 	open := mustNew(t, Config{Name: "g", Kind: "generic"})
-	tok := mustNew(t, Config{Name: "g", Kind: "generic", Secret: "gen-token-3456"})
+	tok := mustNew(t, Config{Name: "g", Kind: "generic", Secret: samples.GenericToken})
 	runAuth(t, open, []authCase{{"no secret configured", post("/", body), nil, ""}})
 	runAuth(t, tok, []authCase{
-		{"header", post("/", body, "X-Dialhook-Token", "gen-token-3456"), nil, ""},
-		{"query", post("/?token=gen-token-3456", body), nil, ""},
+		{"header", post("/", body, "X-Dialhook-Token", samples.GenericToken), nil, ""},
+		{"query", post("/?token="+samples.GenericToken, body), nil, ""},
 		{"wrong", post("/", body, "X-Dialhook-Token", "gen-token-3457"), ErrUnauthenticated, "bad token"},
 		{"missing", post("/", body), ErrUnauthenticated, "missing token"},
-	}, "gen-token-3456")
+	}, samples.GenericToken)
 }
 
 func TestGenericParse(t *testing.T) {
 	a := mustNew(t, Config{Name: "g", Kind: "generic"})
-	body := sample(t, "generic-call.json")
+	body := samples.Body(samples.GenericCall)
 	ev := one(t, mustParse(t, a, post("/", body, "Idempotency-Key", "idem-1")))
 	wantEvent(t, ev, "idem-1", "", "", "")
 	if string(ev.Record) != string(body) || ev.BodyHash != hashHex(body) || ev.Source != "g" {
@@ -34,9 +38,9 @@ func TestGenericParse(t *testing.T) {
 }
 
 func TestGenericURLParameters(t *testing.T) {
-	a := mustNew(t, Config{Name: "g", Kind: "generic", Secret: "gen-token-3456"})
+	a := mustNew(t, Config{Name: "g", Kind: "generic", Secret: samples.GenericToken})
 	body := []byte(`{"destination":"099 123 456","owner":"ana@example.com"}`)
-	ev := one(t, mustParse(t, a, post("/?event_id=e7&destination=1&token=gen-token-3456&wait=5s&dry_run=true", body)))
+	ev := one(t, mustParse(t, a, post("/?event_id=e7&destination=1&token="+samples.GenericToken+"&wait=5s&dry_run=true", body)))
 	for k, want := range map[string]string{
 		"event_id": `"e7"`, "destination": `"099 123 456"`, "owner": `"ana@example.com"`,
 		"token": "", "wait": "", "dry_run": "",

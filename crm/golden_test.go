@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"dialhook/internal/samples"
 	"dialhook/mapping"
 	"dialhook/ucontact"
 )
@@ -20,51 +21,53 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 type sampleCase struct {
 	name string
 	cfg  Config
-	req  func(t testing.TB) *Request
+	req  func() *Request
 }
 
 func sampleCases() []sampleCase {
 	ts := strconv.FormatInt(testNow.Unix(), 10)
+	pd := Config{Name: "pd", Kind: "pipedrive", BasicAuth: &BasicAuth{User: samples.PipedriveUser, Password: samples.PipedrivePassword}}
+	pdAuth := samples.BasicAuth(samples.PipedriveUser, samples.PipedrivePassword)
 	return []sampleCase{
-		{"salesforce-lead", Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{sfOrg}}, func(t testing.TB) *Request {
-			return sfRequest(sample(t, "salesforce-outbound-lead.xml"))
+		{"salesforce-lead", Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{samples.SalesforceOrgID}}, func() *Request {
+			return sfRequest(samples.Body(samples.SalesforceOutboundLead))
 		}},
-		{"hubspot-workflow-contact", Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, PublicBaseURL: "https://abc.ngrok-free.app"}, func(t testing.TB) *Request {
-			return post("/webhooks/hubspot?a=b%3Ac&x=%2F", sample(t, "hubspot-workflow-contact.json"),
+		{"hubspot-workflow-contact", Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret, PublicBaseURL: "https://abc.ngrok-free.app"}, func() *Request {
+			return post("/webhooks/hubspot?a=b%3Ac&x=%2F", samples.Body(samples.HubSpotWorkflowContact),
 				"X-HubSpot-Signature-v3", hsV3NgrokQuery, "X-HubSpot-Request-Timestamp", hsTS)
 		}},
-		{"hubspot-subscription-batch", Config{Name: "hs", Kind: "hubspot", Secret: hsSecret}, func(t testing.TB) *Request {
-			return post("/webhooks/hubspot", sample(t, "hubspot-subscription-batch.json"),
+		{"hubspot-subscription-batch", Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret}, func() *Request {
+			return post("/webhooks/hubspot", samples.Body(samples.HubSpotSubscriptionBatch),
 				"X-HubSpot-Signature", hsV1Batch, "X-HubSpot-Signature-Version", "v1")
 		}},
-		{"pipedrive-v2-person", Config{Name: "pd", Kind: "pipedrive", BasicAuth: &BasicAuth{User: "dialhook", Password: "pd-pass-5678"}}, func(t testing.TB) *Request {
-			return post("/webhooks/pd", sample(t, "pipedrive-v2-person.json"), "Authorization", pdAuth("dialhook", "pd-pass-5678"))
+		{"pipedrive-v2-person", pd, func() *Request {
+			return post("/webhooks/pd", samples.Body(samples.PipedriveV2Person), "Authorization", pdAuth)
 		}},
-		{"pipedrive-v1-person", Config{Name: "pd", Kind: "pipedrive", BasicAuth: &BasicAuth{User: "dialhook", Password: "pd-pass-5678"}}, func(t testing.TB) *Request {
-			return post("/webhooks/pd", sample(t, "pipedrive-v1-person.json"), "Authorization", pdAuth("dialhook", "pd-pass-5678"))
+		{"pipedrive-v1-person", pd, func() *Request {
+			return post("/webhooks/pd", samples.Body(samples.PipedriveV1Person), "Authorization", pdAuth)
 		}},
-		{"pipedrive-v2-delete", Config{Name: "pd", Kind: "pipedrive", BasicAuth: &BasicAuth{User: "dialhook", Password: "pd-pass-5678"}}, func(t testing.TB) *Request {
-			return post("/webhooks/pd", sample(t, "pipedrive-v2-delete.json"), "Authorization", pdAuth("dialhook", "pd-pass-5678"))
+		{"pipedrive-v2-delete", pd, func() *Request {
+			return post("/webhooks/pd", samples.Body(samples.PipedriveV2Delete), "Authorization", pdAuth)
 		}},
-		{"zoho-lead-form", Config{Name: "zoho", Kind: "zoho", Secret: zohoToken}, func(t testing.TB) *Request {
-			return post("/webhooks/zoho", sample(t, "zoho-lead-form.txt"), "Content-Type", "application/x-www-form-urlencoded")
+		{"zoho-lead-form", Config{Name: "zoho", Kind: "zoho", Secret: samples.ZohoToken}, func() *Request {
+			return post("/webhooks/zoho", samples.Body(samples.ZohoLeadForm), "Content-Type", "application/x-www-form-urlencoded")
 		}},
-		{"zoho-lead-json", Config{Name: "zoho", Kind: "zoho", Secret: zohoToken}, func(t testing.TB) *Request {
-			return post("/webhooks/zoho", sample(t, "zoho-lead.json"), "Content-Type", "application/json")
+		{"zoho-lead-json", Config{Name: "zoho", Kind: "zoho", Secret: samples.ZohoToken}, func() *Request {
+			return post("/webhooks/zoho", samples.Body(samples.ZohoLeadJSON), "Content-Type", "application/json")
 		}},
-		{"dynamics-lead-create", Config{Name: "d365", Kind: "dynamics", Secret: "wh-key-9012"}, func(t testing.TB) *Request {
-			return post("/webhooks/d365?code=wh-key-9012", sample(t, "dynamics-lead-create.json"), "x-request-id", "5a1f0c7e-0000-4000-8000-000000000001")
+		{"dynamics-lead-create", Config{Name: "d365", Kind: "dynamics", Secret: samples.DynamicsKey}, func() *Request {
+			return post("/webhooks/d365?"+samples.DynamicsCode(samples.DynamicsKey), samples.Body(samples.DynamicsLeadCreate), "x-request-id", "5a1f0c7e-0000-4000-8000-000000000001")
 		}},
-		{"close-lead-created", Config{Name: "close", Kind: "close", Secret: closeKey}, func(t testing.TB) *Request {
-			body := sample(t, "close-lead-created.json")
+		{"close-lead-created", Config{Name: "close", Kind: "close", Secret: samples.CloseKey}, func() *Request {
+			body := samples.Body(samples.CloseLeadCreated)
 			return closeRequest(body, ts, closeSign(ts, body))
 		}},
-		{"generic-call", Config{Name: "g", Kind: "generic", Secret: "gen-token-3456"}, func(t testing.TB) *Request {
-			return post("/webhooks/g", sample(t, "generic-call.json"), "X-Dialhook-Token", "gen-token-3456")
+		{"generic-call", Config{Name: "g", Kind: "generic", Secret: samples.GenericToken}, func() *Request {
+			return post("/webhooks/g", samples.Body(samples.GenericCall), "X-Dialhook-Token", samples.GenericToken)
 		}},
-		{"standard-call", Config{Name: "std", Kind: "standard", Secret: stdSecret}, func(t testing.TB) *Request {
-			body := sample(t, "standard-call.json")
-			return stdRequest("msg_1", ts, stdSign(stdSecret, "msg_1", ts, body), body)
+		{"standard-call", Config{Name: "std", Kind: "standard", Secret: samples.StandardSecret}, func() *Request {
+			body := samples.Body(samples.StandardCall)
+			return stdRequest("msg_1", ts, samples.StandardSignature(samples.StandardSecret, "msg_1", ts, body), body)
 		}},
 	}
 }
@@ -80,15 +83,7 @@ func goldenSpec(a Adapter, source string) mapping.Spec {
 		GlobalDefaults: ucontact.Params{Tech: "SIP"},
 		Region:         "UY",
 		Agents: mapping.Agents{
-			Routes: map[string]mapping.Route{
-				"0055g00000Ab1CdAAJ":                   {Agent: "1001", Phone: "1001"}, // salesforce
-				"71234567":                             {Agent: "1002", Phone: "1002"}, // hubspot, standard
-				"20441":                                {Agent: "1003", Phone: "1003"}, // pipedrive
-				"5725767000000211001":                  {Agent: "1004", Phone: "1004"}, // zoho
-				"7e3c2a10-9f1b-ef11-8409-000d3a5c1b2e": {Agent: "1005", Phone: "1005"}, // dynamics
-				"user_7Ab2CdE3fGh4IjK5":                {Agent: "1006", Phone: "1006"}, // close
-				"ana@example.com":                      {Agent: "1007", Phone: "1007"}, // generic
-			},
+			Routes:   samples.AgentRoutes(func(a string) mapping.Route { return mapping.Route{Agent: a, Phone: a} }),
 			Fallback: &mapping.Route{Agent: "1000", Phone: "1000"},
 		},
 	}
@@ -119,7 +114,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := mustParse(t, a, c.req(t))
+			b := mustParse(t, a, c.req())
 			got := goldenBatch{Ignored: b.Ignored, Events: []goldenEvent{}}
 			for i := range b.Events {
 				ev := &b.Events[i]
@@ -170,7 +165,7 @@ func BenchmarkAdapters(b *testing.B) {
 	for _, c := range benchCases() {
 		b.Run(c.cfg.Kind, func(b *testing.B) {
 			a := mustNew(b, c.cfg)
-			r := c.req(b)
+			r := c.req()
 			b.SetBytes(int64(len(r.Body)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -194,7 +189,7 @@ func BenchmarkAdaptersMap(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := c.req(b)
+			r := c.req()
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := a.Authenticate(r); err != nil {

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,15 +16,6 @@ import (
 
 // testNow is the receive time of every test request: 2026-11-25T12:00:00Z.
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-
-func sample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // newRequest builds a request as the handler would, received on
 // http://localhost:8080; hdr holds header name/value pairs.
@@ -106,21 +95,17 @@ func checkErr(t *testing.T, err, want error, secrets ...string) {
 	}
 }
 
+// mustParse is parseAt for a request received at testNow, whose events
+// must also hold JSON objects.
 func mustParse(t *testing.T, a Adapter, r *Request) *Batch {
 	t.Helper()
-	if err := a.Authenticate(r); err != nil {
-		t.Fatalf("authenticate: %v", err)
+	if r.Now != testNow {
+		t.Fatalf("request received at %v, want testNow", r.Now)
 	}
-	b, err := a.Parse(r)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
+	b := parseAt(t, a, r)
 	for _, ev := range b.Events {
 		if !json.Valid(ev.Record) || !strings.HasPrefix(strings.TrimSpace(string(ev.Record)), "{") {
 			t.Errorf("record is not a JSON object: %s", ev.Record)
-		}
-		if ev.ReceivedAt != testNow || ev.BodyHash == "" || ev.Kind != a.Kind() {
-			t.Errorf("event misses common fields: %+v", ev)
 		}
 	}
 	return b

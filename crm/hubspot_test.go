@@ -1,21 +1,18 @@
 package crm
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"dialhook/internal/samples"
 	"dialhook/mapping"
 )
 
-const hsSecret = "hs-client-secret-1234"
-
 // Vectors computed independently with python3 hmac/hashlib over the
-// testdata bodies, secret hsSecret, method POST, timestamp hsTS.
+// sample bodies, secret samples.HubSpotSecret, method POST, timestamp hsTS.
 const (
 	hsTS = "1795608000000" // testNow in ms
 	// https://abc.ngrok-free.app/webhooks/hubspot?a=b:c&x=/ (v3 decodes %3A %2F)
@@ -30,23 +27,17 @@ const (
 	hsV1Batch      = "63f454c566a2fbd88d4b56c92d759840cac9ca6433437498cfd8dd8574f9f301"
 )
 
-// testV3 is a separate, straightforward v3 signer for timestamps other than
-// hsTS.
+// testV3 signs a POST as HubSpot v3 does, for timestamps other than hsTS.
 func testV3(uri string, body []byte, ts string) string {
-	for _, e := range []string{"%3A:", "%2F/", "%3F?", "%40@", "%21!", "%24$", "%27'", "%28(", "%29)", "%2A*", "%2C,", "%3B;"} {
-		uri = strings.ReplaceAll(uri, e[:3], e[3:])
-	}
-	m := hmac.New(sha256.New, []byte(hsSecret))
-	m.Write([]byte("POST" + uri + string(body) + ts))
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return samples.HubSpotV3(samples.HubSpotSecret, http.MethodPost, uri, body, ts)
 }
 
 func TestHubSpotAuthenticate(t *testing.T) {
-	contact := sample(t, "hubspot-workflow-contact.json")
-	batch := sample(t, "hubspot-subscription-batch.json")
-	ngrok := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, PublicBaseURL: "https://abc.ngrok-free.app/"})
-	local := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret})
-	proxy := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, TrustProxy: true})
+	contact := samples.Body(samples.HubSpotWorkflowContact)
+	batch := samples.Body(samples.HubSpotSubscriptionBatch)
+	ngrok := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret, PublicBaseURL: "https://abc.ngrok-free.app/"})
+	local := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret})
+	proxy := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret, TrustProxy: true})
 	const q = "/webhooks/hubspot?a=b%3Ac&x=%2F"
 	v3 := func(target string, body []byte, sig, ts string, extra ...string) *Request {
 		return post(target, body, append([]string{"X-HubSpot-Signature-v3", sig, "X-HubSpot-Request-Timestamp", ts}, extra...)...)
@@ -59,7 +50,7 @@ func TestHubSpotAuthenticate(t *testing.T) {
 	future := strconv.FormatInt(testNow.Add(skew+time.Millisecond).UnixMilli(), 10)
 	edge := strconv.FormatInt(testNow.Add(-skew).UnixMilli(), 10)
 	ngrokURL := "https://abc.ngrok-free.app/webhooks/hubspot"
-	secrets := []string{hsSecret, hsV3NgrokQuery, hsV3Local, hsV2NgrokQuery, hsV2Local, hsV1Batch}
+	secrets := []string{samples.HubSpotSecret, hsV3NgrokQuery, hsV3Local, hsV2NgrokQuery, hsV2Local, hsV1Batch}
 
 	runAuth(t, ngrok, []authCase{
 		{"v3 ngrok with escaped query", v3(q, contact, hsV3NgrokQuery, hsTS), nil, ""},
@@ -100,7 +91,7 @@ func TestHubSpotAuthenticate(t *testing.T) {
 }
 
 func TestHubSpotSignedURI(t *testing.T) {
-	a := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, PublicBaseURL: "https://abc.ngrok-free.app/prefix/"}).(*hubspotAdapter)
+	a := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret, PublicBaseURL: "https://abc.ngrok-free.app/prefix/"}).(*hubspotAdapter)
 	r := post("/webhooks/hs?a=b%3Ac&x=%2F", nil)
 	if got, want := a.signedURI(r), "https://abc.ngrok-free.app/prefix/webhooks/hs?a=b%3Ac&x=%2F"; got != want {
 		t.Errorf("signedURI = %q, want %q", got, want)
@@ -111,9 +102,9 @@ func TestHubSpotSignedURI(t *testing.T) {
 }
 
 func TestHubSpotParse(t *testing.T) {
-	a := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret, PublicBaseURL: "https://abc.ngrok-free.app"})
-	contact := sample(t, "hubspot-workflow-contact.json")
-	batch := sample(t, "hubspot-subscription-batch.json")
+	a := mustNew(t, Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret, PublicBaseURL: "https://abc.ngrok-free.app"})
+	contact := samples.Body(samples.HubSpotWorkflowContact)
+	batch := samples.Body(samples.HubSpotSubscriptionBatch)
 
 	t.Run("workflow contact", func(t *testing.T) {
 		r := post("/webhooks/hubspot?a=b%3Ac&x=%2F", contact, "X-HubSpot-Signature-v3", hsV3NgrokQuery, "X-HubSpot-Request-Timestamp", hsTS)
@@ -169,10 +160,10 @@ func TestHubSpotParse(t *testing.T) {
 }
 
 func FuzzHubSpot(f *testing.F) {
-	f.Add(sample(f, "hubspot-workflow-contact.json"))
-	f.Add(sample(f, "hubspot-subscription-batch.json"))
+	f.Add(samples.Body(samples.HubSpotWorkflowContact))
+	f.Add(samples.Body(samples.HubSpotSubscriptionBatch))
 	f.Add([]byte(`[{"eventId":"x"}]`))
-	a := mustNew(f, Config{Name: "hs", Kind: "hubspot", Secret: hsSecret})
+	a := mustNew(f, Config{Name: "hs", Kind: "hubspot", Secret: samples.HubSpotSecret})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := post("/webhooks/hubspot", body, "X-HubSpot-Signature", "00", "X-HubSpot-Signature-Version", "v1")
 		if a.Authenticate(r) == nil {

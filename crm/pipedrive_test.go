@@ -4,31 +4,29 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"dialhook/internal/samples"
 )
 
-func pdAuth(user, pass string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-}
-
 func TestPipedriveAuthenticate(t *testing.T) {
-	a := mustNew(t, Config{Name: "pd", Kind: "pipedrive", BasicAuth: &BasicAuth{User: "dialhook", Password: "pd-pass-5678"}})
-	body := sample(t, "pipedrive-v2-person.json")
+	a := mustNew(t, Config{Name: "pd", Kind: "pipedrive", BasicAuth: &BasicAuth{User: samples.PipedriveUser, Password: samples.PipedrivePassword}})
+	body := samples.Body(samples.PipedriveV2Person)
 	runAuth(t, a, []authCase{
-		{"good", post("/", body, "Authorization", pdAuth("dialhook", "pd-pass-5678")), nil, ""},
-		{"lower-case scheme", post("/", body, "Authorization", "basic "+base64.StdEncoding.EncodeToString([]byte("dialhook:pd-pass-5678"))), nil, ""},
-		{"wrong password", post("/", body, "Authorization", pdAuth("dialhook", "nope")), ErrUnauthenticated, "bad credentials"},
-		{"wrong user", post("/", body, "Authorization", pdAuth("admin", "pd-pass-5678")), ErrUnauthenticated, "bad credentials"},
+		{"good", post("/", body, "Authorization", samples.BasicAuth(samples.PipedriveUser, samples.PipedrivePassword)), nil, ""},
+		{"lower-case scheme", post("/", body, "Authorization", "basic "+base64.StdEncoding.EncodeToString([]byte(samples.PipedriveUser+":"+samples.PipedrivePassword))), nil, ""},
+		{"wrong password", post("/", body, "Authorization", samples.BasicAuth(samples.PipedriveUser, "nope")), ErrUnauthenticated, "bad credentials"},
+		{"wrong user", post("/", body, "Authorization", samples.BasicAuth("admin", samples.PipedrivePassword)), ErrUnauthenticated, "bad credentials"},
 		{"missing", post("/", body), ErrUnauthenticated, "missing header"},
-		{"bearer", post("/", body, "Authorization", "Bearer pd-pass-5678"), ErrUnauthenticated, "missing header"},
+		{"bearer", post("/", body, "Authorization", "Bearer "+samples.PipedrivePassword), ErrUnauthenticated, "missing header"},
 		{"bad base64", post("/", body, "Authorization", "Basic !!!"), ErrUnauthenticated, "missing header"},
-	}, "pd-pass-5678")
+	}, samples.PipedrivePassword)
 }
 
 func TestPipedriveParse(t *testing.T) {
 	a := mustNew(t, Config{Name: "pd", Kind: "pipedrive", AllowUnauthenticated: true})
 
 	t.Run("v2 person", func(t *testing.T) {
-		ev := one(t, mustParse(t, a, post("/", sample(t, "pipedrive-v2-person.json"))))
+		ev := one(t, mustParse(t, a, post("/", samples.Body(samples.PipedriveV2Person))))
 		wantEvent(t, ev, "7c1f3b2e-5a44-4e0b-9a1d-2f6c8e9b0a11", "person", "812", "change")
 		if p, o := field(t, ev, "_primary_phone"), field(t, ev, "_owner_id"); p != `"+54 9 11 5123-4567"` || o != `"20441"` {
 			t.Errorf("_primary_phone %s, _owner_id %s", p, o)
@@ -39,7 +37,7 @@ func TestPipedriveParse(t *testing.T) {
 	})
 
 	t.Run("v1 person", func(t *testing.T) {
-		ev := one(t, mustParse(t, a, post("/", sample(t, "pipedrive-v1-person.json"))))
+		ev := one(t, mustParse(t, a, post("/", samples.Body(samples.PipedriveV1Person))))
 		wantEvent(t, ev, "5520:813:1795607990123456", "person", "813", "added")
 		if p, o := field(t, ev, "_primary_phone"), field(t, ev, "_owner_id"); p != `"+598 99 888 777"` || o != `"20441"` {
 			t.Errorf("_primary_phone %s, _owner_id %s", p, o)
@@ -47,7 +45,7 @@ func TestPipedriveParse(t *testing.T) {
 	})
 
 	t.Run("redelivery keeps dedup key", func(t *testing.T) {
-		body := sample(t, "pipedrive-v2-person.json")
+		body := samples.Body(samples.PipedriveV2Person)
 		again := []byte(strings.Replace(string(body), `"attempt": 1`, `"attempt": 2`, 1))
 		e1 := one(t, mustParse(t, a, post("/", body)))
 		e2 := one(t, mustParse(t, a, post("/", again)))
@@ -75,7 +73,7 @@ func TestPipedriveParse(t *testing.T) {
 	}
 
 	for _, c := range []struct{ name, body string }{
-		{"v2 delete", string(sample(t, "pipedrive-v2-delete.json"))},
+		{"v2 delete", string(samples.Body(samples.PipedriveV2Delete))},
 		{"v1 deleted", `{"v":1,"meta":{"action":"deleted","object":"person","id":813,"webhook_id":"5520","timestamp_micro":1},"current":null,"previous":{"id":813},"event":"deleted.person"}`},
 		{"v1 event deleted.*", `{"v":1,"meta":{"object":"deal","id":1},"event":"deleted.deal"}`},
 	} {
@@ -103,9 +101,9 @@ func TestPipedriveParse(t *testing.T) {
 }
 
 func FuzzPipedrive(f *testing.F) {
-	f.Add(sample(f, "pipedrive-v2-person.json"))
-	f.Add(sample(f, "pipedrive-v1-person.json"))
-	f.Add(sample(f, "pipedrive-v2-delete.json"))
+	f.Add(samples.Body(samples.PipedriveV2Person))
+	f.Add(samples.Body(samples.PipedriveV1Person))
+	f.Add(samples.Body(samples.PipedriveV2Delete))
 	a := mustNew(f, Config{Name: "pd", Kind: "pipedrive", AllowUnauthenticated: true})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := a.Parse(post("/", body))

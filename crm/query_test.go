@@ -2,6 +2,8 @@ package crm
 
 import (
 	"testing"
+
+	"dialhook/internal/samples"
 )
 
 func TestBodyHashQuery(t *testing.T) {
@@ -44,14 +46,14 @@ func TestBodyHashQuery(t *testing.T) {
 // parameters, not on their order, and not on dialhook's own ones.
 func TestBodyHashCoversQueryEveryKind(t *testing.T) {
 	bodies := map[string][]byte{
-		"generic":    sample(t, "generic-call.json"),
-		"standard":   sample(t, "standard-call.json"),
-		"close":      sample(t, "close-lead-created.json"),
-		"hubspot":    sample(t, "hubspot-subscription-batch.json"),
-		"pipedrive":  sample(t, "pipedrive-v2-person.json"),
-		"salesforce": sample(t, "salesforce-outbound-lead.xml"),
-		"zoho":       sample(t, "zoho-lead.json"),
-		"dynamics":   sample(t, "dynamics-lead-create.json"),
+		"generic":    samples.Body(samples.GenericCall),
+		"standard":   samples.Body(samples.StandardCall),
+		"close":      samples.Body(samples.CloseLeadCreated),
+		"hubspot":    samples.Body(samples.HubSpotSubscriptionBatch),
+		"pipedrive":  samples.Body(samples.PipedriveV2Person),
+		"salesforce": samples.Body(samples.SalesforceOutboundLead),
+		"zoho":       samples.Body(samples.ZohoLeadJSON),
+		"dynamics":   samples.Body(samples.DynamicsLeadCreate),
 	}
 	for _, kind := range Kinds {
 		t.Run(kind, func(t *testing.T) {

@@ -4,54 +4,48 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"dialhook/internal/samples"
 )
 
-const sfOrg = "00D5g000004XyZaEAK"
-
-// sfBody builds an outbound message; notes are <Notification> elements.
-func sfBody(org string, notes ...string) []byte {
-	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
-<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<e:Body><o:notifications xmlns:o="http://soap.sforce.com/2005/09/outbound">
-<o:OrganizationId>` + org + `</o:OrganizationId><o:ActionId>04k5g000000AbCdAAK</o:ActionId>
-<o:SessionId xsi:nil="true"/>` + strings.Join(notes, "\n") + `</o:notifications></e:Body></e:Envelope>`)
+// sfOutbound is an outbound message from samples.SalesforceOrgID.
+func sfOutbound(notes ...string) []byte {
+	return samples.SalesforceBody(samples.SalesforceOrgID, notes...)
 }
 
-func sfNote(id, recordID, phone string) string {
-	return `<o:Notification><o:Id>` + id + `</o:Id><o:sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">` +
-		`<sf:Id>` + recordID + `</sf:Id><sf:Phone>` + phone + `</sf:Phone><sf:MobilePhone xsi:nil="true"/></o:sObject></o:Notification>`
-}
+// sfNote is a Contact notification (without owner).
+func sfNote(id, recordID, phone string) string { return samples.SalesforceContact(id, recordID, phone) }
 
 func sfRequest(body []byte) *Request {
 	return post("/webhooks/sf", body, "Content-Type", "text/xml; charset=UTF-8", "SOAPAction", `""`)
 }
 
 func TestSalesforceAuthenticate(t *testing.T) {
-	a := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{"00D000000000001", sfOrg}})
+	a := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{"00D000000000001", samples.SalesforceOrgID}})
 	a15 := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{"00D5g000004XyZa"}})
 	runAuth(t, a, []authCase{
-		{"sample", sfRequest(sample(t, "salesforce-outbound-lead.xml")), nil, ""},
-		{"other prefixes", sfRequest(sfBody(sfOrg, sfNote("04l1", "003A", "1"))), nil, ""},
-		{"org not allowed", sfRequest(sfBody("00D5g000004XyZbEAK", sfNote("04l1", "003A", "1"))), ErrUnauthenticated, "org id not allowed"},
-		{"15-char part differs in case", sfRequest(sfBody("00d5g000004XyZaEAK", sfNote("04l1", "003A", "1"))), ErrUnauthenticated, "org id not allowed"},
-		{"org id not an id", sfRequest(sfBody("00D5g000004XyZa<x/>", sfNote("04l1", "003A", "1"))), ErrMalformed, ""},
-		{"short org id", sfRequest(sfBody("00D5g", sfNote("04l1", "003A", "1"))), ErrUnauthenticated, "org id not allowed"},
+		{"sample", sfRequest(samples.Body(samples.SalesforceOutboundLead)), nil, ""},
+		{"other prefixes", sfRequest(sfOutbound(sfNote("04l1", "003A", "1"))), nil, ""},
+		{"org not allowed", sfRequest(samples.SalesforceBody("00D5g000004XyZbEAK", sfNote("04l1", "003A", "1"))), ErrUnauthenticated, "org id not allowed"},
+		{"15-char part differs in case", sfRequest(samples.SalesforceBody("00d5g000004XyZaEAK", sfNote("04l1", "003A", "1"))), ErrUnauthenticated, "org id not allowed"},
+		{"org id not an id", sfRequest(samples.SalesforceBody("00D5g000004XyZa<x/>", sfNote("04l1", "003A", "1"))), ErrMalformed, ""},
+		{"short org id", sfRequest(samples.SalesforceBody("00D5g", sfNote("04l1", "003A", "1"))), ErrUnauthenticated, "org id not allowed"},
 		{"no org id", sfRequest([]byte(`<Envelope><Body><notifications></notifications></Body></Envelope>`)), ErrUnauthenticated, "missing organization id"},
-		{"not XML", sfRequest([]byte(`{"OrganizationId":"` + sfOrg + `"}`)), ErrMalformed, ""},
-		{"truncated", sfRequest(sample(t, "salesforce-outbound-lead.xml")[:200]), ErrMalformed, ""},
+		{"not XML", sfRequest([]byte(`{"OrganizationId":"` + samples.SalesforceOrgID + `"}`)), ErrMalformed, ""},
+		{"truncated", sfRequest(samples.Body(samples.SalesforceOutboundLead)[:200]), ErrMalformed, ""},
 		{"DTD", sfRequest([]byte(`<!DOCTYPE x [<!ENTITY a "b">]><Envelope/>`)), ErrMalformed, ""},
-		{"org id outside notifications", sfRequest([]byte(`<Envelope><Body><OrganizationId>` + sfOrg + `</OrganizationId></Body></Envelope>`)), ErrMalformed, ""},
-	}, sfOrg, "00D000000000001")
+		{"org id outside notifications", sfRequest([]byte(`<Envelope><Body><OrganizationId>` + samples.SalesforceOrgID + `</OrganizationId></Body></Envelope>`)), ErrMalformed, ""},
+	}, samples.SalesforceOrgID, "00D000000000001")
 	runAuth(t, a15, []authCase{
-		{"15-char config accepts 18-char id", sfRequest(sample(t, "salesforce-outbound-lead.xml")), nil, ""},
+		{"15-char config accepts 18-char id", sfRequest(samples.Body(samples.SalesforceOutboundLead)), nil, ""},
 	})
 }
 
 func TestSalesforceParse(t *testing.T) {
-	a := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{sfOrg}})
+	a := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{samples.SalesforceOrgID}})
 
 	t.Run("sample", func(t *testing.T) {
-		ev := one(t, mustParse(t, a, sfRequest(sample(t, "salesforce-outbound-lead.xml"))))
+		ev := one(t, mustParse(t, a, sfRequest(samples.Body(samples.SalesforceOutboundLead))))
 		wantEvent(t, ev, "04l5g00000KQxYzAAL", "Lead", "00Q5g00000AbCdEEAZ", "")
 		for k, want := range map[string]string{
 			"Phone": `"+598 2 901 2345"`, "OwnerId": `"0055g00000Ab1CdAAJ"`, "FirstName": `"Lucia"`,
@@ -67,7 +61,7 @@ func TestSalesforceParse(t *testing.T) {
 	})
 
 	t.Run("nil field", func(t *testing.T) {
-		ev := one(t, mustParse(t, a, sfRequest(sfBody(sfOrg, sfNote("04l1", "003A", "099")))))
+		ev := one(t, mustParse(t, a, sfRequest(sfOutbound(sfNote("04l1", "003A", "099")))))
 		if got := field(t, ev, "MobilePhone"); got != "null" {
 			t.Errorf("MobilePhone = %s, want null", got)
 		}
@@ -75,7 +69,7 @@ func TestSalesforceParse(t *testing.T) {
 	})
 
 	t.Run("duplicate inside batch", func(t *testing.T) {
-		b := mustParse(t, a, sfRequest(sfBody(sfOrg, sfNote("04l1", "003A", "1"), sfNote("04l2", "003B", "2"), sfNote("04l1", "003A", "1"))))
+		b := mustParse(t, a, sfRequest(sfOutbound(sfNote("04l1", "003A", "1"), sfNote("04l2", "003B", "2"), sfNote("04l1", "003A", "1"))))
 		if len(b.Events) != 3 {
 			t.Fatalf("got %d events, want 3", len(b.Events))
 		}
@@ -88,7 +82,7 @@ func TestSalesforceParse(t *testing.T) {
 	})
 
 	t.Run("redelivery", func(t *testing.T) {
-		body := sample(t, "salesforce-outbound-lead.xml")
+		body := samples.Body(samples.SalesforceOutboundLead)
 		e1 := one(t, mustParse(t, a, sfRequest(body)))
 		e2 := one(t, mustParse(t, a, sfRequest(body)))
 		if e1.DedupKey != e2.DedupKey || e1.BodyHash != e2.BodyHash {
@@ -99,7 +93,7 @@ func TestSalesforceParse(t *testing.T) {
 	t.Run("compound field", func(t *testing.T) {
 		note := `<o:Notification><o:Id>04l9</o:Id><o:sObject xsi:type="sf:Account" xmlns:sf="urn:x">` +
 			`<sf:BillingAddress><sf:city>Montevideo</sf:city><sf:country>UY</sf:country></sf:BillingAddress></o:sObject></o:Notification>`
-		ev := one(t, mustParse(t, a, sfRequest(sfBody(sfOrg, note))))
+		ev := one(t, mustParse(t, a, sfRequest(sfOutbound(note))))
 		if got := field(t, ev, "BillingAddress"); got != `{"city":"Montevideo","country":"UY"}` {
 			t.Errorf("BillingAddress = %s", got)
 		}
@@ -111,13 +105,13 @@ func TestSalesforceParse(t *testing.T) {
 	}
 	deep := sfNote("04l1", "003A", strings.Repeat("<a>", 40)+"x"+strings.Repeat("</a>", 40))
 	for _, c := range []struct{ name, body string }{
-		{"no notifications", string(sfBody(sfOrg))},
-		{"101 notifications", string(sfBody(sfOrg, many...))},
-		{"notification without sObject", string(sfBody(sfOrg, `<o:Notification><o:Id>04l1</o:Id></o:Notification>`))},
-		{"notification without id", string(sfBody(sfOrg, `<o:Notification><o:sObject/></o:Notification>`))},
-		{"too deep", string(sfBody(sfOrg, deep))},
-		{"two org ids", strings.Replace(string(sfBody(sfOrg, sfNote("04l1", "003A", "1"))), "<o:ActionId>", "<o:OrganizationId>00D000000000002AAA</o:OrganizationId><o:ActionId>", 1)},
-		{"trailing garbage", string(sfBody(sfOrg, sfNote("04l1", "003A", "1"))) + "<x>"},
+		{"no notifications", string(sfOutbound())},
+		{"101 notifications", string(sfOutbound(many...))},
+		{"notification without sObject", string(sfOutbound(`<o:Notification><o:Id>04l1</o:Id></o:Notification>`))},
+		{"notification without id", string(sfOutbound(`<o:Notification><o:sObject/></o:Notification>`))},
+		{"too deep", string(sfOutbound(deep))},
+		{"two org ids", strings.Replace(string(sfOutbound(sfNote("04l1", "003A", "1"))), "<o:ActionId>", "<o:OrganizationId>00D000000000002AAA</o:OrganizationId><o:ActionId>", 1)},
+		{"trailing garbage", string(sfOutbound(sfNote("04l1", "003A", "1"))) + "<x>"},
 		{"no notifications element", `<Envelope><Body/></Envelope>`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -126,7 +120,7 @@ func TestSalesforceParse(t *testing.T) {
 		})
 	}
 	t.Run("100 notifications", func(t *testing.T) {
-		b := mustParse(t, a, sfRequest(sfBody(sfOrg, many[:100]...)))
+		b := mustParse(t, a, sfRequest(sfOutbound(many[:100]...)))
 		if len(b.Events) != 100 {
 			t.Errorf("got %d events", len(b.Events))
 		}
@@ -134,10 +128,10 @@ func TestSalesforceParse(t *testing.T) {
 }
 
 func FuzzSalesforce(f *testing.F) {
-	f.Add(sample(f, "salesforce-outbound-lead.xml"))
-	f.Add(sfBody(sfOrg, sfNote("04l1", "003A", "1"), sfNote("04l1", "003A", "1")))
-	f.Add([]byte(`<Envelope><Body><notifications><OrganizationId>` + sfOrg + `</OrganizationId></notifications></Body></Envelope>`))
-	a := mustNew(f, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{sfOrg}})
+	f.Add(samples.Body(samples.SalesforceOutboundLead))
+	f.Add(sfOutbound(sfNote("04l1", "003A", "1"), sfNote("04l1", "003A", "1")))
+	f.Add([]byte(`<Envelope><Body><notifications><OrganizationId>` + samples.SalesforceOrgID + `</OrganizationId></notifications></Body></Envelope>`))
+	a := mustNew(f, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{samples.SalesforceOrgID}})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := sfRequest(body)
 		if err := a.Authenticate(r); err != nil {

@@ -6,13 +6,12 @@ package crm
 // says so and what it checks instead.
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"dialhook/internal/samples"
 )
 
 func TestVendorStandardWebhooks(t *testing.T) {
@@ -110,14 +109,14 @@ func TestVendorHubSpot(t *testing.T) {
 	// https://developers.hubspot.com/changelog/public-beta-generic-webhook-subscriptions)
 	// but publishes no signed sample; this body follows those fields.
 	generic := []byte(`[{"eventId":2,"subscriptionId":12346,"portalId":62515,"occurredAt":1564113600001,"subscriptionType":"object.creation","objectTypeId":"0-3","attemptNumber":0,"objectId":456,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]`)
-	ev = one(t, parseAt(t, a, signed(http.MethodPost, generic, v("v1", hubspotV1(secret, generic))...)))
+	ev = one(t, parseAt(t, a, signed(http.MethodPost, generic, v("v1", samples.HubSpotV1(secret, generic))...)))
 	wantEvent(t, ev, "62515:12346:2:1564113600001", "deal", "456", "creation")
 }
 
 func TestVendorSalesforce(t *testing.T) {
-	a := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{sfOrg}})
-	// testdata/salesforce-outbound-lead.xml, a Lead outbound message.
-	ev := one(t, mustParse(t, a, sfRequest(sample(t, "salesforce-outbound-lead.xml"))))
+	a := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{samples.SalesforceOrgID}})
+	// samples.SalesforceOutboundLead, a Lead outbound message.
+	ev := one(t, mustParse(t, a, sfRequest(samples.Body(samples.SalesforceOutboundLead))))
 	wantEvent(t, ev, "04l5g00000KQxYzAAL", "Lead", "00Q5g00000AbCdEEAZ", "")
 
 	// The shape of the outbound messaging WSDL: notifications with
@@ -130,7 +129,7 @@ func TestVendorSalesforce(t *testing.T) {
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
  <soapenv:Body>
   <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
-   <OrganizationId>` + sfOrg + `</OrganizationId>
+   <OrganizationId>` + samples.SalesforceOrgID + `</OrganizationId>
    <ActionId>04k5g000000AbCdAAK</ActionId>
    <SessionId xsi:nil="true"/>
    <EnterpriseUrl>https://example.my.salesforce.com/services/Soap/c/60.0/00D5g000004XyZa</EnterpriseUrl>
@@ -170,7 +169,7 @@ func TestVendorPipedrive(t *testing.T) {
 	// https://pipedrive.readme.io/docs/guide-for-webhooks) describe the
 	// fields without a complete sample body we could retrieve verbatim.
 	a := mustNew(t, Config{Name: "pd", Kind: "pipedrive", BasicAuth: &BasicAuth{User: "u", Password: "p"}})
-	auth := pdAuth("u", "p")
+	auth := samples.BasicAuth("u", "p")
 
 	// v2 deal change as captured in Prismatic's published example payload
 	// (numeric ids, epoch timestamp), https://prismatic.io/docs/example-payloads/pipedrive/triggers/pipedriveTrigger.json
@@ -187,11 +186,11 @@ func TestVendorPipedrive(t *testing.T) {
 
 	// v1 and v2 person events in the documented field layout (meta.id is
 	// the object id in v1, the event id in v2).
-	ev = one(t, mustParse(t, a, post("/", sample(t, "pipedrive-v1-person.json"), "Authorization", auth)))
+	ev = one(t, mustParse(t, a, post("/", samples.Body(samples.PipedriveV1Person), "Authorization", auth)))
 	wantEvent(t, ev, "5520:813:1795607990123456", "person", "813", "added")
-	ev = one(t, mustParse(t, a, post("/", sample(t, "pipedrive-v2-person.json"), "Authorization", auth)))
+	ev = one(t, mustParse(t, a, post("/", samples.Body(samples.PipedriveV2Person), "Authorization", auth)))
 	wantEvent(t, ev, "7c1f3b2e-5a44-4e0b-9a1d-2f6c8e9b0a11", "person", "812", "change")
-	b := mustParse(t, a, post("/", sample(t, "pipedrive-v2-delete.json"), "Authorization", auth))
+	b := mustParse(t, a, post("/", samples.Body(samples.PipedriveV2Delete), "Authorization", auth))
 	if b.Ignored == "" || len(b.Events) != 0 {
 		t.Errorf("v2 delete: %+v", b)
 	}
@@ -202,10 +201,10 @@ func TestVendorDynamics(t *testing.T) {
 	// handlers for server events" (an asynchronous Update of a contact),
 	// https://learn.microsoft.com/power-apps/developer/data-platform/use-webhooks
 	// (MicrosoftDocs/powerapps-docs, powerapps-docs/developer/data-platform/use-webhooks.md),
-	// verbatim in testdata/dynamics-docs-contact-update.json. Dataverse signs
+	// verbatim in samples.DynamicsDocsContactUpdate. Dataverse signs
 	// nothing: it sends a WebhookKey (?code=), header or query keys.
 	a := mustNew(t, Config{Name: "d", Kind: "dynamics", Secret: "wh-key"})
-	body := sample(t, "dynamics-docs-contact-update.json")
+	body := samples.Body(samples.DynamicsDocsContactUpdate)
 	ev := one(t, mustParse(t, a, post("/webhooks/d?code=wh-key", body)))
 	wantEvent(t, ev, "4af10637-4ea2-e711-8122-000d3aa2331c", "contact", "6d81597f-0f9f-e711-8122-000d3aa2331c", "Update")
 	for k, want := range map[string]string{
@@ -234,7 +233,7 @@ func TestVendorClose(t *testing.T) {
 	// the hex-decoded signature_key, of close-sig-timestamp + body) with a
 	// Python example key but no payload that goes with its example header
 	// values, so there is no worked vector: the signature here is computed
-	// with crypto/hmac from the documented key, and the body is the
+	// with samples.CloseSignature from the documented key, and the body is the
 	// documented "opportunity that was won" example, abridged where the
 	// stored copy of the page ends (inside event.data).
 	// https://developer.close.com/api/resources/webhooks (also /topics/webhooks/)
@@ -254,11 +253,7 @@ func TestVendorClose(t *testing.T) {
 		`"id":"oppo_8H4sjNso7FyBFaeR3RXi5PMJbilfo0c6UPCxsJtEhCO","lead_name":"KLine","date_lost":null,"note":"",` +
 		`"date_updated":"2019-01-15T12:48:23.392000+00:00"}}}`)
 	const ts = "1544271440" // the documented example close-sig-timestamp
-	k, _ := hex.DecodeString(key)
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(ts))
-	m.Write(body)
-	sig := hex.EncodeToString(m.Sum(nil))
+	sig := samples.CloseSignature(key, ts, body)
 
 	a := mustNew(t, Config{Name: "close", Kind: "close", Secret: key})
 	at := time.Unix(1544271440, 0)
@@ -275,16 +270,16 @@ func TestVendorZoho(t *testing.T) {
 	// Parameters" and custom parameters) or puts the parameters in the URL
 	// (https://www.zoho.com/crm/help/automation/webhooks.html). These cases
 	// cover each documented way of sending the same lead.
-	a := mustNew(t, Config{Name: "zoho", Kind: "zoho", Secret: zohoToken})
+	a := mustNew(t, Config{Name: "zoho", Kind: "zoho", Secret: samples.ZohoToken})
 	const id = "5725767000000412345"
 	for _, c := range []struct {
 		name string
 		req  *Request
 	}{
-		{"form", post("/webhooks/zoho", sample(t, "zoho-lead-form.txt"), "Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")},
-		{"JSON", post("/webhooks/zoho", sample(t, "zoho-lead.json"), "Content-Type", "application/json")},
-		{"query string", post("/webhooks/zoho?Id="+id+"&Mobile=%2B598+99+555+111&token="+zohoToken, nil)},
-		{"multipart", post("/webhooks/zoho", multipartBody("----zoho", "Id", id, "Mobile", "+598 99 555 111", "token", zohoToken),
+		{"form", post("/webhooks/zoho", samples.Body(samples.ZohoLeadForm), "Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")},
+		{"JSON", post("/webhooks/zoho", samples.Body(samples.ZohoLeadJSON), "Content-Type", "application/json")},
+		{"query string", post("/webhooks/zoho?Id="+id+"&Mobile=%2B598+99+555+111&token="+samples.ZohoToken, nil)},
+		{"multipart", post("/webhooks/zoho", multipartBody("----zoho", "Id", id, "Mobile", "+598 99 555 111", "token", samples.ZohoToken),
 			"Content-Type", "multipart/form-data; boundary=----zoho")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -296,8 +291,8 @@ func TestVendorZoho(t *testing.T) {
 	}
 }
 
-// parseAt is mustParse for requests received at another time than testNow
-// (a published vector's timestamp).
+// parseAt authenticates and parses r, received at r.Now (a published
+// vector's timestamp, or testNow), and checks the events' common fields.
 func parseAt(t *testing.T, a Adapter, r *Request) *Batch {
 	t.Helper()
 	if err := a.Authenticate(r); err != nil {
