@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dialhook/internal/samples"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -200,7 +202,7 @@ func TestRedialAndCalls(t *testing.T) {
 
 func TestDryRun(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	body := sample(t, "hubspot-workflow-contact.json")
+	body := samples.Body(samples.HubSpotWorkflowContact)
 	// An admin replays the CRM's own request, signed for the URL HubSpot
 	// called, and adds ?dry_run=true: dialhook's own parameters are not
 	// part of what the CRM signed.

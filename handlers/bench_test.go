@@ -57,7 +57,7 @@ func resetStore(s *Server) {
 	s.store, s.intake = st, intake.NewPipeline(st, s.dedup, s.storeWait)
 }
 
-// genericBody is crm/testdata/generic-call.json with its event id replaced.
+// genericBody is samples.GenericCall with its event id replaced.
 func genericBody(id string) string { return genericBodyTo(id, "099 123 456") }
 
 // genericBodyTo is genericBody with another destination number.

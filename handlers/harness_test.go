@@ -3,18 +3,12 @@ package handlers_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +24,7 @@ import (
 	"dialhook/dispatch"
 	"dialhook/handlers"
 	"dialhook/intake"
+	"dialhook/internal/samples"
 	"dialhook/internal/testredis"
 	"dialhook/mapping"
 	"dialhook/metrics"
@@ -41,26 +36,16 @@ import (
 // testNow is the server's clock in every test: Wednesday 2026-11-25 12:00 UTC.
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// Credentials of the test sources. Every one of them must stay out of
-// answers and logs.
+// Credentials of this package's tests; the sources' are samples'. Every
+// one of them must stay out of answers and logs.
 const (
-	sfOrg        = "00D5g000004XyZaEAK"
-	hsSecret     = "hs-client-secret-1234"
-	pdUser       = "dialhook"
-	pdPass       = "pd-pass-5678"
-	zohoToken    = "zoho-shared-token"
-	dynKey       = "wh-key-9012"
-	dynHeaderKey = "hdr-secret-4321"
-	dynQueryKey  = "q-secret-8765"
-	closeKey     = "6b3a5f0e9c1d2e4f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"
-	stdSecret    = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	flowToken    = "gen-token-3456"
-	ucToken      = "dWMtdG9rZW4tc2VjcmV0"
-	adminToken   = "admin-token-7777"
+	ucToken    = "dWMtdG9rZW4tc2VjcmV0"
+	adminToken = "admin-token-7777"
 )
 
 // secrets lists what must never be shown to a client or logged.
-var secrets = []string{hsSecret, pdPass, zohoToken, dynKey, dynHeaderKey, dynQueryKey, closeKey, stdSecret, flowToken, ucToken, adminToken}
+var secrets = []string{samples.HubSpotSecret, samples.PipedrivePassword, samples.ZohoToken, samples.DynamicsKey,
+	samples.DynamicsHeaderKey, samples.DynamicsQueryKey, samples.CloseKey, samples.StandardSecret, samples.GenericToken, ucToken, adminToken}
 
 // Numbers the fake uContact treats specially.
 const (
@@ -142,22 +127,22 @@ func testSources(t *testing.T) map[string]*intake.Source {
 		t.Fatal(err)
 	}
 	defs := map[string]def{
-		"salesforce": {cfg: crm.Config{Kind: "salesforce", OrgIDs: []string{sfOrg}}},
-		"hubspot":    {cfg: crm.Config{Kind: "hubspot", Secret: hsSecret}},
+		"salesforce": {cfg: crm.Config{Kind: "salesforce", OrgIDs: []string{samples.SalesforceOrgID}}},
+		"hubspot":    {cfg: crm.Config{Kind: "hubspot", Secret: samples.HubSpotSecret}},
 		// Subscription events carry no phone: this source reads the
 		// property value and dials through the source's default agent.
-		"hubsub": {cfg: crm.Config{Kind: "hubspot", Secret: hsSecret},
+		"hubsub": {cfg: crm.Config{Kind: "hubspot", Secret: samples.HubSpotSecret},
 			rules:    map[string]any{"destination": "propertyValue"},
 			defaults: ucontact.Params{Agent: "1009", Phone: "1009"}},
-		"pipedrive": {cfg: crm.Config{Kind: "pipedrive", BasicAuth: &crm.BasicAuth{User: pdUser, Password: pdPass}}},
-		"zoho":      {cfg: crm.Config{Kind: "zoho", Secret: zohoToken}},
-		"dynamics":  {cfg: crm.Config{Kind: "dynamics", Secret: dynKey}},
-		"dynhdr": {cfg: crm.Config{Kind: "dynamics", AuthHeaders: map[string]string{"X-Api-Key": dynHeaderKey},
-			AuthQuery: map[string]string{"tenant": dynQueryKey}}},
-		"close":    {cfg: crm.Config{Kind: "close", Secret: closeKey}},
-		"standard": {cfg: crm.Config{Kind: "standard", Secret: stdSecret}},
+		"pipedrive": {cfg: crm.Config{Kind: "pipedrive", BasicAuth: &crm.BasicAuth{User: samples.PipedriveUser, Password: samples.PipedrivePassword}}},
+		"zoho":      {cfg: crm.Config{Kind: "zoho", Secret: samples.ZohoToken}},
+		"dynamics":  {cfg: crm.Config{Kind: "dynamics", Secret: samples.DynamicsKey}},
+		"dynhdr": {cfg: crm.Config{Kind: "dynamics", AuthHeaders: map[string]string{"X-Api-Key": samples.DynamicsHeaderKey},
+			AuthQuery: map[string]string{"tenant": samples.DynamicsQueryKey}}},
+		"close":    {cfg: crm.Config{Kind: "close", Secret: samples.CloseKey}},
+		"standard": {cfg: crm.Config{Kind: "standard", Secret: samples.StandardSecret}},
 		"generic":  {cfg: crm.Config{Kind: "generic"}},
-		"flow":     {cfg: crm.Config{Kind: "generic", Secret: flowToken}},
+		"flow":     {cfg: crm.Config{Kind: "generic", Secret: samples.GenericToken}},
 		"bare":     {cfg: crm.Config{Kind: "generic"}, bare: true},
 		"gated":    {cfg: crm.Config{Kind: "generic"}, when: `priority == "high"`},
 		"cool":     {cfg: crm.Config{Kind: "generic"}, cooldown: 10 * time.Minute},
@@ -175,15 +160,7 @@ func testSources(t *testing.T) map[string]*intake.Source {
 			Defaults:       d.defaults,
 			GlobalDefaults: ucontact.Params{CallerID: "59829001234", Context: "from-internal", OutQueue: "Ventas->", Tech: "SIP"},
 			Agents: mapping.Agents{
-				Routes: map[string]mapping.Route{
-					"0055g00000Ab1CdAAJ":                   {Agent: "1001", Phone: "1001"}, // salesforce
-					"71234567":                             {Agent: "1002", Phone: "1002"}, // hubspot, standard
-					"20441":                                {Agent: "1003", Phone: "1003"}, // pipedrive
-					"5725767000000211001":                  {Agent: "1004", Phone: "1004"}, // zoho
-					"7e3c2a10-9f1b-ef11-8409-000d3a5c1b2e": {Agent: "1005", Phone: "1005"}, // dynamics
-					"user_7Ab2CdE3fGh4IjK5":                {Agent: "1006", Phone: "1006"}, // close
-					"ana@example.com":                      {Agent: "1007", Phone: "1007"}, // generic
-				},
+				Routes: samples.AgentRoutes(func(a string) mapping.Route { return mapping.Route{Agent: a, Phone: a} }),
 			},
 		}
 		if d.bare {
@@ -437,16 +414,8 @@ func (e *env) logText() []byte {
 	return b.Bytes()
 }
 
-func sample(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "crm", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// Signers, written apart from the adapters.
+// Signers: samples' (written apart from the adapters) with the sources'
+// credentials.
 
 func unixS(t time.Time) string  { return strconv.FormatInt(t.Unix(), 10) }
 func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -455,20 +424,14 @@ func unixMs(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 const hsURI = "http://example.com/webhooks/"
 
 func hsV3(uri string, body []byte, ts string) string {
-	m := hmac.New(sha256.New, []byte(hsSecret))
-	m.Write([]byte("POST" + uri + string(body) + ts))
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return samples.HubSpotV3(samples.HubSpotSecret, http.MethodPost, uri, body, ts)
 }
 
 func hsV2(uri string, body []byte) string {
-	s := sha256.Sum256([]byte(hsSecret + "POST" + uri + string(body)))
-	return hex.EncodeToString(s[:])
+	return samples.HubSpotV2(samples.HubSpotSecret, http.MethodPost, uri, body)
 }
 
-func hsV1(body []byte) string {
-	s := sha256.Sum256([]byte(hsSecret + string(body)))
-	return hex.EncodeToString(s[:])
-}
+func hsV1(body []byte) string { return samples.HubSpotV1(samples.HubSpotSecret, body) }
 
 func hubspotV3Req(source string, body []byte, at time.Time) *http.Request {
 	ts := unixMs(at)
@@ -477,11 +440,7 @@ func hubspotV3Req(source string, body []byte, at time.Time) *http.Request {
 }
 
 func closeSig(ts string, body []byte) string {
-	k, _ := hex.DecodeString(closeKey)
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(ts))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return samples.CloseSignature(samples.CloseKey, ts, body)
 }
 
 func closeReq(body []byte, at time.Time) *http.Request {
@@ -490,10 +449,7 @@ func closeReq(body []byte, at time.Time) *http.Request {
 }
 
 func stdSig(id, ts string, body []byte) string {
-	k, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(stdSecret, "whsec_"))
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(id + "." + ts + "." + string(body)))
-	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return samples.StandardSignature(samples.StandardSecret, id, ts, body)
 }
 
 func stdReq(id string, body []byte, at time.Time) *http.Request {
@@ -504,31 +460,21 @@ func stdReq(id string, body []byte, at time.Time) *http.Request {
 
 func pdReq(body []byte, user, pass string) *http.Request {
 	return postReq("/webhooks/pipedrive", body, "Content-Type", "application/json",
-		"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+		"Authorization", samples.BasicAuth(user, pass))
 }
 
 func sfReq(body []byte) *http.Request {
 	return postReq("/webhooks/salesforce", body, "Content-Type", "text/xml; charset=UTF-8", "SOAPAction", `""`)
 }
 
-// sfBody builds an outbound message of notes (see sfNote).
-func sfBody(org string, notes ...string) []byte {
-	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
-<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<e:Body><o:notifications xmlns:o="http://soap.sforce.com/2005/09/outbound">
-<o:OrganizationId>` + org + `</o:OrganizationId><o:ActionId>04k5g000000AbCdAAK</o:ActionId>
-<o:SessionId xsi:nil="true"/>` + strings.Join(notes, "\n") + `</o:notifications></e:Body></e:Envelope>`)
+// sfOutbound is an outbound message from samples.SalesforceOrgID.
+func sfOutbound(notes ...string) []byte {
+	return samples.SalesforceBody(samples.SalesforceOrgID, notes...)
 }
 
-// sfNote is a Lead notification; an empty phone leaves Phone out.
-func sfNote(id, recordID, phone string) string {
-	ph := `<sf:Phone xsi:nil="true"/>`
-	if phone != "" {
-		ph = `<sf:Phone>` + phone + `</sf:Phone>`
-	}
-	return `<o:Notification><o:Id>` + id + `</o:Id><o:sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">` +
-		`<sf:Id>` + recordID + `</sf:Id>` + ph + `<sf:MobilePhone xsi:nil="true"/><sf:OwnerId>0055g00000Ab1CdAAJ</sf:OwnerId></o:sObject></o:Notification>`
-}
+// sfNote is a Lead notification routed to agent 1001; an empty phone sends
+// a nil Phone.
+func sfNote(id, recordID, phone string) string { return samples.SalesforceLead(id, recordID, phone) }
 
 // wantSOAP checks a SOAP answer: an Ack, or a Fault with faultCode.
 func wantSOAP(t *testing.T, r *response, status int, faultCode string) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dialhook/internal/samples"
 )
 
 type call = [2]string // destination, agent (= the agent's phone)
@@ -19,14 +21,6 @@ func hsSub(eventID, objectID, phone string) string {
 	return `{"eventId":` + eventID + `,"subscriptionId":25,"portalId":62515,"appId":1160452,"occurredAt":1732540200000,` +
 		`"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":` + objectID + `,` +
 		`"propertyName":"phone","propertyValue":"` + phone + `","changeSource":"CRM"}`
-}
-
-func zohoJSONNoToken(t *testing.T) []byte {
-	return bytes.Replace(sample(t, "zoho-lead.json"), []byte(`,"token":"zoho-shared-token"`), nil, 1)
-}
-
-func zohoFormNoToken(t *testing.T) []byte {
-	return bytes.Replace(sample(t, "zoho-lead-form.txt"), []byte("&token=zoho-shared-token"), nil, 1)
 }
 
 // TestKindsAccepted sends each kind's deliveries as the CRM signs them:
@@ -45,21 +39,21 @@ func TestKindsAccepted(t *testing.T) {
 		answer string
 		calls  []call
 	}{
-		{"salesforce", func(t *testing.T) *http.Request { return sfReq(sample(t, "salesforce-outbound-lead.xml")) },
+		{"salesforce", func(t *testing.T) *http.Request { return sfReq(samples.Body(samples.SalesforceOutboundLead)) },
 			ack, []call{{"59829012345", "1001"}}},
 		{"salesforce two notifications", func(t *testing.T) *http.Request {
-			return sfReq(sfBody(sfOrg, sfNote("04l1", "00Q1", "099 111 222"), sfNote("04l2", "00Q2", "099 333 444")))
+			return sfReq(sfOutbound(sfNote("04l1", "00Q1", "099 111 222"), sfNote("04l2", "00Q2", "099 333 444")))
 		}, ack, []call{{"59899111222", "1001"}, {"59899333444", "1001"}}},
 		{"hubspot workflow v3", func(t *testing.T) *http.Request {
-			return hubspotV3Req("hubspot", sample(t, "hubspot-workflow-contact.json"), testNow.Add(-time.Minute))
+			return hubspotV3Req("hubspot", samples.Body(samples.HubSpotWorkflowContact), testNow.Add(-time.Minute))
 		}, queued, []call{{"59899123456", "1002"}}},
 		{"hubspot workflow v2", func(t *testing.T) *http.Request {
-			body := sample(t, "hubspot-workflow-contact.json")
+			body := samples.Body(samples.HubSpotWorkflowContact)
 			return postReq("/webhooks/hubspot", body, "Content-Type", "application/json",
 				"X-HubSpot-Signature", hsV2(hsURI+"hubspot", body), "X-HubSpot-Signature-Version", "v2")
 		}, queued, []call{{"59899123456", "1002"}}},
 		{"hubspot workflow v1", func(t *testing.T) *http.Request {
-			body := sample(t, "hubspot-workflow-contact.json")
+			body := samples.Body(samples.HubSpotWorkflowContact)
 			return postReq("/webhooks/hubspot", body, "Content-Type", "application/json",
 				"X-HubSpot-Signature", hsV1(body), "X-HubSpot-Signature-Version", "v1")
 		}, queued, []call{{"59899123456", "1002"}}},
@@ -71,44 +65,48 @@ func TestKindsAccepted(t *testing.T) {
 		{"hubspot subscriptions v3", func(t *testing.T) *http.Request {
 			return hubspotV3Req("hubsub", hsSubs(hsSub("3", "4053", "099 555 666")), testNow)
 		}, queued, []call{{"59899555666", "1009"}}},
-		{"pipedrive v2", func(t *testing.T) *http.Request { return pdReq(sample(t, "pipedrive-v2-person.json"), pdUser, pdPass) },
+		{"pipedrive v2", func(t *testing.T) *http.Request {
+			return pdReq(samples.Body(samples.PipedriveV2Person), samples.PipedriveUser, samples.PipedrivePassword)
+		},
 			queued, []call{{"5491151234567", "1003"}}},
-		{"pipedrive v1", func(t *testing.T) *http.Request { return pdReq(sample(t, "pipedrive-v1-person.json"), pdUser, pdPass) },
+		{"pipedrive v1", func(t *testing.T) *http.Request {
+			return pdReq(samples.Body(samples.PipedriveV1Person), samples.PipedriveUser, samples.PipedrivePassword)
+		},
 			queued, []call{{"59899888777", "1003"}}},
 		{"zoho json, token in body", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", sample(t, "zoho-lead.json"), "Content-Type", "application/json")
+			return postReq("/webhooks/zoho", samples.Body(samples.ZohoLeadJSON), "Content-Type", "application/json")
 		}, queued, []call{{"59899555111", "1004"}}},
 		{"zoho json, token header", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", zohoJSONNoToken(t), "Content-Type", "application/json", "X-Dialhook-Token", zohoToken)
+			return postReq("/webhooks/zoho", samples.ZohoWithoutToken(samples.ZohoLeadJSON), "Content-Type", "application/json", "X-Dialhook-Token", samples.ZohoToken)
 		}, queued, []call{{"59899555111", "1004"}}},
 		{"zoho form, token in body", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", sample(t, "zoho-lead-form.txt"), "Content-Type", "application/x-www-form-urlencoded")
+			return postReq("/webhooks/zoho", samples.Body(samples.ZohoLeadForm), "Content-Type", "application/x-www-form-urlencoded")
 		}, queued, []call{{"59899555111", "1004"}}},
 		{"zoho form, token parameter", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho?token="+zohoToken, zohoFormNoToken(t), "Content-Type", "application/x-www-form-urlencoded")
+			return postReq("/webhooks/zoho?token="+samples.ZohoToken, samples.ZohoWithoutToken(samples.ZohoLeadForm), "Content-Type", "application/x-www-form-urlencoded")
 		}, queued, []call{{"59899555111", "1004"}}},
 		{"dynamics webhook key", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/dynamics?code="+dynKey, sample(t, "dynamics-lead-create.json"),
+			return postReq("/webhooks/dynamics?code="+samples.DynamicsKey, samples.Body(samples.DynamicsLeadCreate),
 				"Content-Type", "application/json", "x-request-id", "5a1f0c7e-0000-4000-8000-000000000001")
 		}, queued, []call{{"14155550132", "1005"}}},
 		{"dynamics auth header and query", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/dynhdr?tenant="+dynQueryKey, sample(t, "dynamics-lead-create.json"),
-				"Content-Type", "application/json", "X-Api-Key", dynHeaderKey)
+			return postReq("/webhooks/dynhdr?tenant="+samples.DynamicsQueryKey, samples.Body(samples.DynamicsLeadCreate),
+				"Content-Type", "application/json", "X-Api-Key", samples.DynamicsHeaderKey)
 		}, queued, []call{{"14155550132", "1005"}}},
 		{"close", func(t *testing.T) *http.Request {
-			return closeReq(sample(t, "close-lead-created.json"), testNow.Add(-time.Minute))
+			return closeReq(samples.Body(samples.CloseLeadCreated), testNow.Add(-time.Minute))
 		},
 			queued, []call{{"59899123456", "1006"}}},
-		{"standard", func(t *testing.T) *http.Request { return stdReq("msg_1", sample(t, "standard-call.json"), testNow) },
+		{"standard", func(t *testing.T) *http.Request { return stdReq("msg_1", samples.Body(samples.StandardCall), testNow) },
 			queued, []call{{"59899765432", "1002"}}},
 		{"generic without secret", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/generic", sample(t, "generic-call.json"), "Content-Type", "application/json")
+			return postReq("/webhooks/generic", samples.Body(samples.GenericCall), "Content-Type", "application/json")
 		}, queued, []call{{"59899123456", "1007"}}},
 		{"generic token header", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/flow", sample(t, "generic-call.json"), "Content-Type", "application/json", "X-Dialhook-Token", flowToken)
+			return postReq("/webhooks/flow", samples.Body(samples.GenericCall), "Content-Type", "application/json", "X-Dialhook-Token", samples.GenericToken)
 		}, queued, []call{{"59899123456", "1007"}}},
 		{"generic token parameter", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/flow?token="+flowToken, sample(t, "generic-call.json"), "Content-Type", "application/json")
+			return postReq("/webhooks/flow?token="+samples.GenericToken, samples.Body(samples.GenericCall), "Content-Type", "application/json")
 		}, queued, []call{{"59899123456", "1007"}}},
 	}
 	stores(t, func(t *testing.T, redis bool) {
@@ -179,11 +177,11 @@ func TestKindsRefused(t *testing.T) {
 		malformed     = "malformed"
 		unprocessable = "unprocessable"
 	)
-	sfLead := func(t *testing.T) []byte { return sample(t, "salesforce-outbound-lead.xml") }
-	contact := func(t *testing.T) []byte { return sample(t, "hubspot-workflow-contact.json") }
-	closeBody := func(t *testing.T) []byte { return sample(t, "close-lead-created.json") }
-	stdBody := func(t *testing.T) []byte { return sample(t, "standard-call.json") }
-	dynBody := func(t *testing.T) []byte { return sample(t, "dynamics-lead-create.json") }
+	sfLead := func(t *testing.T) []byte { return samples.Body(samples.SalesforceOutboundLead) }
+	contact := func(t *testing.T) []byte { return samples.Body(samples.HubSpotWorkflowContact) }
+	closeBody := func(t *testing.T) []byte { return samples.Body(samples.CloseLeadCreated) }
+	stdBody := func(t *testing.T) []byte { return samples.Body(samples.StandardCall) }
+	dynBody := func(t *testing.T) []byte { return samples.Body(samples.DynamicsLeadCreate) }
 	skew := 5*time.Minute + time.Second
 	bad := []byte(`{"bad json`)
 
@@ -199,14 +197,16 @@ func TestKindsRefused(t *testing.T) {
 	none := func(*testing.T) []string { return nil }
 	cases := []refusal{
 		{"salesforce org id not allowed", func(t *testing.T) *http.Request {
-			return sfReq(bytes.Replace(sfLead(t), []byte(sfOrg), []byte("00D5g000004XyZbEAK"), 1))
-		}, 401, unauthorized, func(*testing.T) []string { return []string{sfOrg, sfOrg[:15]} }},
+			return sfReq(bytes.Replace(sfLead(t), []byte(samples.SalesforceOrgID), []byte("00D5g000004XyZbEAK"), 1))
+		}, 401, unauthorized, func(*testing.T) []string { return []string{samples.SalesforceOrgID, samples.SalesforceOrgID[:15]} }},
 		{"salesforce no org id", func(t *testing.T) *http.Request {
 			return sfReq([]byte(`<Envelope><Body><notifications></notifications></Body></Envelope>`))
-		}, 401, unauthorized, func(*testing.T) []string { return []string{sfOrg, sfOrg[:15]} }},
-		{"salesforce not XML", func(t *testing.T) *http.Request { return sfReq([]byte(`{"OrganizationId":"` + sfOrg + `"}`)) }, 400, malformed, none},
+		}, 401, unauthorized, func(*testing.T) []string { return []string{samples.SalesforceOrgID, samples.SalesforceOrgID[:15]} }},
+		{"salesforce not XML", func(t *testing.T) *http.Request {
+			return sfReq([]byte(`{"OrganizationId":"` + samples.SalesforceOrgID + `"}`))
+		}, 400, malformed, none},
 		{"salesforce truncated", func(t *testing.T) *http.Request { return sfReq(sfLead(t)[:200]) }, 400, malformed, none},
-		{"salesforce no notification", func(t *testing.T) *http.Request { return sfReq(sfBody(sfOrg)) }, 400, malformed, none},
+		{"salesforce no notification", func(t *testing.T) *http.Request { return sfReq(sfOutbound()) }, 400, malformed, none},
 
 		{"hubspot v3 bad signature", func(t *testing.T) *http.Request {
 			r := hubspotV3Req("hubspot", contact(t), testNow)
@@ -233,38 +233,42 @@ func TestKindsRefused(t *testing.T) {
 		{"hubspot empty array", func(t *testing.T) *http.Request { return hubspotV3Req("hubsub", []byte(`[]`), testNow) }, 400, malformed, none},
 
 		{"pipedrive wrong password", func(t *testing.T) *http.Request {
-			return pdReq(sample(t, "pipedrive-v2-person.json"), pdUser, "guess")
+			return pdReq(samples.Body(samples.PipedriveV2Person), samples.PipedriveUser, "guess")
 		}, 401, unauthorized, none},
 		{"pipedrive no credentials", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/pipedrive", sample(t, "pipedrive-v2-person.json"))
+			return postReq("/webhooks/pipedrive", samples.Body(samples.PipedriveV2Person))
 		}, 401, unauthorized, none},
-		{"pipedrive malformed", func(t *testing.T) *http.Request { return pdReq(bad, pdUser, pdPass) }, 400, malformed, none},
-		{"pipedrive no meta", func(t *testing.T) *http.Request { return pdReq([]byte(`{"data":{}}`), pdUser, pdPass) }, 400, malformed, none},
+		{"pipedrive malformed", func(t *testing.T) *http.Request { return pdReq(bad, samples.PipedriveUser, samples.PipedrivePassword) }, 400, malformed, none},
+		{"pipedrive no meta", func(t *testing.T) *http.Request {
+			return pdReq([]byte(`{"data":{}}`), samples.PipedriveUser, samples.PipedrivePassword)
+		}, 400, malformed, none},
 
 		{"zoho wrong token header", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", zohoJSONNoToken(t), "Content-Type", "application/json", "X-Dialhook-Token", "guess")
+			return postReq("/webhooks/zoho", samples.ZohoWithoutToken(samples.ZohoLeadJSON), "Content-Type", "application/json", "X-Dialhook-Token", "guess")
 		}, 401, unauthorized, none},
 		{"zoho wrong token in form", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", append(zohoFormNoToken(t), "&token=guess"...), "Content-Type", "application/x-www-form-urlencoded")
+			return postReq("/webhooks/zoho", append(samples.ZohoWithoutToken(samples.ZohoLeadForm), "&token=guess"...), "Content-Type", "application/x-www-form-urlencoded")
 		}, 401, unauthorized, none},
 		{"zoho no token", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", zohoJSONNoToken(t), "Content-Type", "application/json")
+			return postReq("/webhooks/zoho", samples.ZohoWithoutToken(samples.ZohoLeadJSON), "Content-Type", "application/json")
 		}, 401, unauthorized, none},
 		{"zoho malformed", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", bad, "Content-Type", "application/json", "X-Dialhook-Token", zohoToken)
+			return postReq("/webhooks/zoho", bad, "Content-Type", "application/json", "X-Dialhook-Token", samples.ZohoToken)
 		}, 400, malformed, none},
 
 		{"dynamics wrong code", func(t *testing.T) *http.Request { return postReq("/webhooks/dynamics?code=guess", dynBody(t)) }, 401, unauthorized, none},
 		{"dynamics no code", func(t *testing.T) *http.Request { return postReq("/webhooks/dynamics", dynBody(t)) }, 401, unauthorized, none},
 		{"dynamics header missing", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/dynhdr?tenant="+dynQueryKey, dynBody(t))
+			return postReq("/webhooks/dynhdr?tenant="+samples.DynamicsQueryKey, dynBody(t))
 		}, 401, unauthorized, none},
 		{"dynamics query wrong", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/dynhdr?tenant=guess", dynBody(t), "X-Api-Key", dynHeaderKey)
+			return postReq("/webhooks/dynhdr?tenant=guess", dynBody(t), "X-Api-Key", samples.DynamicsHeaderKey)
 		}, 401, unauthorized, none},
-		{"dynamics malformed", func(t *testing.T) *http.Request { return postReq("/webhooks/dynamics?code="+dynKey, []byte(`[1]`)) }, 400, malformed, none},
+		{"dynamics malformed", func(t *testing.T) *http.Request {
+			return postReq("/webhooks/dynamics?code="+samples.DynamicsKey, []byte(`[1]`))
+		}, 400, malformed, none},
 		{"dynamics size exceeded", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/dynamics?code="+dynKey,
+			return postReq("/webhooks/dynamics?code="+samples.DynamicsKey,
 				[]byte(`{"MessageName":"Create","PrimaryEntityName":"lead","PrimaryEntityId":"3f1d","InputParameters":[]}`),
 				"x-ms-dynamics-msg-size-exceeded", "true")
 		}, 422, unprocessable, none},
@@ -291,12 +295,12 @@ func TestKindsRefused(t *testing.T) {
 		{"standard malformed", func(t *testing.T) *http.Request { return stdReq("msg_1", bad, testNow) }, 400, malformed, none},
 
 		{"generic wrong token", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/flow", sample(t, "generic-call.json"), "X-Dialhook-Token", "guess")
+			return postReq("/webhooks/flow", samples.Body(samples.GenericCall), "X-Dialhook-Token", "guess")
 		}, 401, unauthorized, none},
 		{"generic wrong token parameter", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/flow?token=guess", sample(t, "generic-call.json"))
+			return postReq("/webhooks/flow?token=guess", samples.Body(samples.GenericCall))
 		}, 401, unauthorized, none},
-		{"generic no token", func(t *testing.T) *http.Request { return postReq("/webhooks/flow", sample(t, "generic-call.json")) }, 401, unauthorized, none},
+		{"generic no token", func(t *testing.T) *http.Request { return postReq("/webhooks/flow", samples.Body(samples.GenericCall)) }, 401, unauthorized, none},
 		{"generic malformed", func(t *testing.T) *http.Request { return postReq("/webhooks/generic", bad) }, 400, malformed, none},
 		{"generic array", func(t *testing.T) *http.Request { return postReq("/webhooks/generic", []byte(`[{}]`)) }, 400, malformed, none},
 	}
@@ -337,7 +341,7 @@ func TestKindsRefused(t *testing.T) {
 // recorded as rejected either way; nothing is dialed.
 func TestKindsMappingRejected(t *testing.T) {
 	noPhone := func(t *testing.T, name, old, new string) []byte {
-		b := sample(t, name)
+		b := samples.Body(name)
 		if !bytes.Contains(b, []byte(old)) {
 			t.Fatalf("%s does not contain %s", name, old)
 		}
@@ -348,26 +352,26 @@ func TestKindsMappingRejected(t *testing.T) {
 		req    func(t *testing.T) *http.Request
 		status int // 200 {"status":"rejected"}, 422 mapping_failed, or 0 for the SOAP Ack
 	}{
-		{"salesforce", func(t *testing.T) *http.Request { return sfReq(sfBody(sfOrg, sfNote("04lR", "00QR", ""))) }, 0},
+		{"salesforce", func(t *testing.T) *http.Request { return sfReq(sfOutbound(sfNote("04lR", "00QR", ""))) }, 0},
 		{"hubspot", func(t *testing.T) *http.Request {
-			return hubspotV3Req("hubspot", noPhone(t, "hubspot-workflow-contact.json", `"phone": {"value": "099 123 456"`, `"phone": {"value": null`), testNow)
+			return hubspotV3Req("hubspot", noPhone(t, samples.HubSpotWorkflowContact, `"phone": {"value": "099 123 456"`, `"phone": {"value": null`), testNow)
 		}, 200},
 		// Subscription events carry no phone: with the preset every event
 		// of the batch is rejected.
 		{"hubspot subscription preset", func(t *testing.T) *http.Request {
-			return hubspotV3Req("hubspot", sample(t, "hubspot-subscription-batch.json"), testNow)
+			return hubspotV3Req("hubspot", samples.Body(samples.HubSpotSubscriptionBatch), testNow)
 		}, 200},
 		{"pipedrive", func(t *testing.T) *http.Request {
-			return pdReq(noPhone(t, "pipedrive-v2-person.json", `"phones": [`, `"phones": [], "x": [`), pdUser, pdPass)
+			return pdReq(noPhone(t, samples.PipedriveV2Person, `"phones": [`, `"phones": [], "x": [`), samples.PipedriveUser, samples.PipedrivePassword)
 		}, 200},
 		{"zoho", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/zoho", noPhone(t, "zoho-lead.json", `"Phone":"099 555 111",`, ``), "Content-Type", "application/json")
+			return postReq("/webhooks/zoho", noPhone(t, samples.ZohoLeadJSON, `"Phone":"099 555 111",`, ``), "Content-Type", "application/json")
 		}, 200},
 		{"dynamics", func(t *testing.T) *http.Request {
-			return postReq("/webhooks/dynamics?code="+dynKey, noPhone(t, "dynamics-lead-create.json", `"+1 (415) 555-0132"`, `null`))
+			return postReq("/webhooks/dynamics?code="+samples.DynamicsKey, noPhone(t, samples.DynamicsLeadCreate, `"+1 (415) 555-0132"`, `null`))
 		}, 200},
 		{"close", func(t *testing.T) *http.Request {
-			return closeReq(noPhone(t, "close-lead-created.json", `"phones":[{"phone":"+598 99 123 456","type":"mobile"}]`, `"phones":[]`), testNow)
+			return closeReq(noPhone(t, samples.CloseLeadCreated, `"phones":[{"phone":"+598 99 123 456","type":"mobile"}]`, `"phones":[]`), testNow)
 		}, 200},
 		{"standard", func(t *testing.T) *http.Request {
 			return stdReq("msg_9", []byte(`{"event_id":"evt-9","owner":"71234567"}`), testNow)
@@ -439,7 +443,7 @@ func TestBatchDuplicates(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{redis: redis})
 			note := sfNote("04l1", "00Q1", "099 111 222")
-			wantSOAP(t, e.do(sfReq(sfBody(sfOrg, note, note))), http.StatusOK, "")
+			wantSOAP(t, e.do(sfReq(sfOutbound(note, note))), http.StatusOK, "")
 			e.wantCalls(call{"59899111222", "1001"})
 		})
 		t.Run("hubspot", func(t *testing.T) {
@@ -460,8 +464,8 @@ func TestBatchDuplicates(t *testing.T) {
 // TestIgnoredDeletes: delete events are acknowledged and not recorded.
 func TestIgnoredDeletes(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	wantStatus(t, e.do(pdReq(sample(t, "pipedrive-v2-delete.json"), pdUser, pdPass)), http.StatusOK, "ignored")
-	wantStatus(t, e.do(postReq("/webhooks/dynamics?code="+dynKey, []byte(`{"MessageName":"Delete","PrimaryEntityName":"lead"}`))),
+	wantStatus(t, e.do(pdReq(samples.Body(samples.PipedriveV2Delete), samples.PipedriveUser, samples.PipedrivePassword)), http.StatusOK, "ignored")
+	wantStatus(t, e.do(postReq("/webhooks/dynamics?code="+samples.DynamicsKey, []byte(`{"MessageName":"Delete","PrimaryEntityName":"lead"}`))),
 		http.StatusOK, "ignored")
 	e.wantCalls()
 }

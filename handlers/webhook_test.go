@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"dialhook/internal/samples"
 	"dialhook/store"
 )
 
@@ -131,7 +132,7 @@ func TestStoreUnavailable(t *testing.T) {
 			e := newEnv(t, st(t))
 			r := e.do(postReq("/webhooks/generic", genericLead("down-1", "099 123 456")))
 			wantError(t, r, http.StatusServiceUnavailable, "store_unavailable")
-			wantSOAP(t, e.do(sfReq(sample(t, "salesforce-outbound-lead.xml"))), http.StatusServiceUnavailable, "soapenv:Server")
+			wantSOAP(t, e.do(sfReq(samples.Body(samples.SalesforceOutboundLead))), http.StatusServiceUnavailable, "soapenv:Server")
 			wantError(t, e.do(newReq(http.MethodGet, "/readyz", nil)), http.StatusServiceUnavailable, "store_unavailable")
 			if r := e.do(newReq(http.MethodGet, "/healthz", nil)); r.Status != http.StatusOK {
 				t.Errorf("/healthz = %s", r)
@@ -262,10 +263,10 @@ func TestCallWindow(t *testing.T) {
 // latency, and no secret anywhere in the log.
 func TestWebhookLog(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	m := wantStatus(t, e.do(postReq("/webhooks/flow", genericLead("log-1", "099 123 456"), "X-Dialhook-Token", flowToken)), http.StatusAccepted, "queued")
+	m := wantStatus(t, e.do(postReq("/webhooks/flow", genericLead("log-1", "099 123 456"), "X-Dialhook-Token", samples.GenericToken)), http.StatusAccepted, "queued")
 	wantError(t, e.do(postReq("/webhooks/flow?token=guess", genericLead("log-2", "099 123 456"))), http.StatusUnauthorized, "unauthorized")
-	wantError(t, e.do(postReq("/webhooks/zoho", zohoJSONNoToken(t), "X-Dialhook-Token", "guess-"+zohoToken[:4])), http.StatusUnauthorized, "unauthorized")
-	wantStatus(t, e.do(hubspotV3Req("hubspot", sample(t, "hubspot-workflow-contact.json"), testNow)), http.StatusAccepted, "queued")
+	wantError(t, e.do(postReq("/webhooks/zoho", samples.ZohoWithoutToken(samples.ZohoLeadJSON), "X-Dialhook-Token", "guess-"+samples.ZohoToken[:4])), http.StatusUnauthorized, "unauthorized")
+	wantStatus(t, e.do(hubspotV3Req("hubspot", samples.Body(samples.HubSpotWorkflowContact), testNow)), http.StatusAccepted, "queued")
 	e.wantCalls(call{"59899123456", "1007"}, call{"59899123456", "1002"})
 
 	lines := e.logs.FilterMessage("webhook").All()
@@ -296,5 +297,5 @@ func TestWebhookLog(t *testing.T) {
 	if !found {
 		t.Errorf("no webhook line for event %v", m["event_id"])
 	}
-	noSecrets(t, "log", e.logText(), hsV3(hsURI+"hubspot", sample(t, "hubspot-workflow-contact.json"), unixMs(testNow)))
+	noSecrets(t, "log", e.logText(), hsV3(hsURI+"hubspot", samples.Body(samples.HubSpotWorkflowContact), unixMs(testNow)))
 }
