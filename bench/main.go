@@ -67,7 +67,7 @@ func parseFlags() (*options, error) {
 	}
 	flag.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/15", "Redis for dialhook (one server); its database is emptied first (see --flush)")
 	flag.BoolVar(&o.flush, "flush", false, "empty the --redis-url database even when it holds keys the harness did not write")
-	flag.StringVar(&o.source, "source", "generic", "sender to simulate, with its sample body from crm/testdata: "+profileNames())
+	flag.StringVar(&o.source, "source", "generic", "sender to simulate, with its sample body from internal/samples: "+profileNames())
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of each fixed-rate latency run")
 	flag.DurationVar(&o.ingestDuration, "ingest-duration", 3*time.Second, "length of each closed-loop ingest run")
 	flag.StringVar(&workers, "ingest-workers", "32,128", "closed-loop concurrencies tried for ingest (the best counts)")

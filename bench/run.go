@@ -114,7 +114,7 @@ func (x *h) prepare() error {
 		return err
 	}
 	sec := newSecrets()
-	if x.src, err = newSource(root, x.o.source, sec); err != nil {
+	if x.src, err = newSource(x.o.source, sec); err != nil {
 		return err
 	}
 	x.cfgPath = filepath.Join(x.tmp, "dialhook.yaml")

@@ -2,28 +2,28 @@ package main
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"dialhook/internal/samples"
 )
 
 // profile is how one kind of sender is simulated: its sample body from
-// crm/testdata, the source configuration that accepts it, how each request
-// is made unique (a new native event id, so a new dedup key and body hash),
-// and how it is signed.
+// internal/samples, the source configuration that accepts it, how each
+// request is made unique (a new native event id, so a new dedup key and
+// body hash), and how it is signed (with samples' signers, the tests'
+// sender side).
 type profile struct {
 	kind       string
-	sample     string // file in crm/testdata
+	sample     string // a samples body name
 	marker     string // replaced in the sample by a unique token
 	token      func(n uint64) string
 	config     func(s *secrets) string // YAML lines under sources.NAME, indented by 4
@@ -35,16 +35,14 @@ type profile struct {
 
 // secrets are generated once per run.
 type secrets struct {
-	nonce       string
-	hubspot     string
-	closeHex    string
-	closeKey    []byte
-	standard    string // whsec_...
-	standardKey []byte
-	zoho        string
-	dynamics    string
-	pdUser      string
-	pdPass      string
+	nonce    string
+	hubspot  string
+	closeHex string
+	standard string // whsec_...
+	zoho     string
+	dynamics string
+	pdUser   string
+	pdPass   string
 }
 
 func newSecrets() *secrets {
@@ -55,22 +53,12 @@ func newSecrets() *secrets {
 	}
 	s := &secrets{nonce: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
 	s.hubspot = hex.EncodeToString(rnd(16))
-	s.closeKey = rnd(32)
-	s.closeHex = hex.EncodeToString(s.closeKey)
-	s.standardKey = rnd(24)
-	s.standard = "whsec_" + base64.StdEncoding.EncodeToString(s.standardKey)
-	s.zoho = "zoho-shared-token" // the sample body carries this token
+	s.closeHex = hex.EncodeToString(rnd(32))
+	s.standard = "whsec_" + base64.StdEncoding.EncodeToString(rnd(24))
+	s.zoho = samples.ZohoToken // the sample body carries this token
 	s.dynamics = hex.EncodeToString(rnd(12))
-	s.pdUser, s.pdPass = "dialhook", hex.EncodeToString(rnd(8))
+	s.pdUser, s.pdPass = samples.PipedriveUser, hex.EncodeToString(rnd(8))
 	return s
-}
-
-func mac(key []byte, parts ...[]byte) []byte {
-	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		m.Write(p)
-	}
-	return m.Sum(nil)
 }
 
 func unix() string   { return strconv.FormatInt(time.Now().Unix(), 10) }
@@ -85,57 +73,56 @@ func uuidLike(nonce string, n uint64) string {
 
 var profiles = map[string]*profile{
 	"generic": {
-		kind: "generic", sample: "generic-call.json", marker: `"evt-1001"`, wantStatus: http.StatusAccepted,
+		kind: "generic", sample: samples.GenericCall, marker: `"evt-1001"`, wantStatus: http.StatusAccepted,
 		config: func(s *secrets) string { return "    kind: generic\n" },
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
 			h.Set("Content-Type", "application/json")
 		},
 	},
 	"standard": {
-		kind: "standard", sample: "standard-call.json", marker: `"evt-2002"`, wantStatus: http.StatusAccepted,
+		kind: "standard", sample: samples.StandardCall, marker: `"evt-2002"`, wantStatus: http.StatusAccepted,
 		config: func(s *secrets) string { return "    kind: standard\n    secret: \"" + s.standard + "\"\n" },
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
 			id, ts := "msg_"+s.nonce+"_"+strconv.FormatUint(n, 10), unix()
 			h.Set("Content-Type", "application/json")
 			h.Set("webhook-id", id)
 			h.Set("webhook-timestamp", ts)
-			h.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac(s.standardKey, []byte(id+"."+ts+"."), body)))
+			h.Set("webhook-signature", samples.StandardSignature(s.standard, id, ts, body))
 		},
 	},
 	"close": {
-		kind: "close", sample: "close-lead-created.json", marker: `"ev_2EoTkiI2UgXmA9hIk5Jyb0"`, wantStatus: http.StatusAccepted,
+		kind: "close", sample: samples.CloseLeadCreated, marker: `"ev_2EoTkiI2UgXmA9hIk5Jyb0"`, wantStatus: http.StatusAccepted,
 		config: func(s *secrets) string { return "    kind: close\n    secret: \"" + s.closeHex + "\"\n" },
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
 			ts := unix()
 			h.Set("Content-Type", "application/json")
 			h.Set("close-sig-timestamp", ts)
-			h.Set("close-sig-hash", hex.EncodeToString(mac(s.closeKey, []byte(ts), body)))
+			h.Set("close-sig-hash", samples.CloseSignature(s.closeHex, ts, body))
 		},
 	},
 	"hubspot": {
-		kind: "hubspot", sample: "hubspot-workflow-contact.json", marker: `"vid": 4051,`, wantStatus: http.StatusAccepted,
+		kind: "hubspot", sample: samples.HubSpotWorkflowContact, marker: `"vid": 4051,`, wantStatus: http.StatusAccepted,
 		token:  func(n uint64) string { return `"vid": ` + strconv.FormatUint(1_000_000+n, 10) + `,` },
 		config: func(s *secrets) string { return "    kind: hubspot\n    secret: \"" + s.hubspot + "\"\n" },
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
 			ts := unixMs()
-			uri := "http://" + host + path
 			h.Set("Content-Type", "application/json")
 			h.Set("X-HubSpot-Request-Timestamp", ts)
-			h.Set("X-HubSpot-Signature-v3", base64.StdEncoding.EncodeToString(mac([]byte(s.hubspot), []byte(http.MethodPost+uri), body, []byte(ts))))
+			h.Set("X-HubSpot-Signature-v3", samples.HubSpotV3(s.hubspot, http.MethodPost, "http://"+host+path, body, ts))
 		},
 	},
 	"pipedrive": {
-		kind: "pipedrive", sample: "pipedrive-v2-person.json", marker: `"7c1f3b2e-5a44-4e0b-9a1d-2f6c8e9b0a11"`, wantStatus: http.StatusAccepted,
+		kind: "pipedrive", sample: samples.PipedriveV2Person, marker: `"7c1f3b2e-5a44-4e0b-9a1d-2f6c8e9b0a11"`, wantStatus: http.StatusAccepted,
 		config: func(s *secrets) string {
 			return "    kind: pipedrive\n    basic_auth: {user: \"" + s.pdUser + "\", password: \"" + s.pdPass + "\"}\n"
 		},
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
 			h.Set("Content-Type", "application/json")
-			h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(s.pdUser+":"+s.pdPass)))
+			h.Set("Authorization", samples.BasicAuth(s.pdUser, s.pdPass))
 		},
 	},
 	"zoho": {
-		kind: "zoho", sample: "zoho-lead.json", marker: `"5725767000000412345"`, wantStatus: http.StatusAccepted,
+		kind: "zoho", sample: samples.ZohoLeadJSON, marker: `"5725767000000412345"`, wantStatus: http.StatusAccepted,
 		token:  func(n uint64) string { return `"` + strconv.FormatUint(9_000_000_000_000_000+n, 10) + `"` },
 		config: func(s *secrets) string { return "    kind: zoho\n    secret: \"" + s.zoho + "\"\n" },
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
@@ -144,19 +131,19 @@ var profiles = map[string]*profile{
 		},
 	},
 	"dynamics": {
-		kind: "dynamics", sample: "dynamics-lead-create.json", marker: `"c1d2e3f4-a5b6-ef11-8409-000d3a5c1b2e"`, wantStatus: http.StatusAccepted,
+		kind: "dynamics", sample: samples.DynamicsLeadCreate, marker: `"c1d2e3f4-a5b6-ef11-8409-000d3a5c1b2e"`, wantStatus: http.StatusAccepted,
 		config: func(s *secrets) string { return "    kind: dynamics\n    secret: \"" + s.dynamics + "\"\n" },
-		query:  func(s *secrets) string { return "code=" + s.dynamics },
+		query:  func(s *secrets) string { return samples.DynamicsCode(s.dynamics) },
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
 			h.Set("Content-Type", "application/json")
 			h.Set("x-request-id", uuidLike(s.nonce+"-rq", n))
 		},
 	},
 	"salesforce": {
-		kind: "salesforce", sample: "salesforce-outbound-lead.xml", marker: `<Id>04l5g00000KQxYzAAL</Id>`, wantStatus: http.StatusOK, soap: true,
+		kind: "salesforce", sample: samples.SalesforceOutboundLead, marker: `<Id>04l5g00000KQxYzAAL</Id>`, wantStatus: http.StatusOK, soap: true,
 		token: func(n uint64) string { return "<Id>04l" + fmt.Sprintf("%015d", n) + "</Id>" },
 		config: func(s *secrets) string {
-			return "    kind: salesforce\n    org_ids: [\"00D5g000004XyZaEAK\"]\n"
+			return "    kind: salesforce\n    org_ids: [\"" + samples.SalesforceOrgID + "\"]\n"
 		},
 		sign: func(s *secrets, h http.Header, host, path string, body []byte, n uint64) {
 			h.Set("Content-Type", "text/xml; charset=UTF-8")
@@ -184,15 +171,12 @@ type source struct {
 	upath  string // path without the query (signed by HubSpot)
 }
 
-func newSource(root, kind string, s *secrets) (*source, error) {
+func newSource(kind string, s *secrets) (*source, error) {
 	p := profiles[kind]
 	if p == nil {
 		return nil, fmt.Errorf("unknown --source %q (one of %s)", kind, profileNames())
 	}
-	b, err := os.ReadFile(filepath.Join(root, "crm", "testdata", p.sample))
-	if err != nil {
-		return nil, err
-	}
+	b := samples.Body(p.sample)
 	if bytes.Count(b, []byte(p.marker)) == 0 {
 		return nil, fmt.Errorf("sample %s lacks marker %s", p.sample, p.marker)
 	}
