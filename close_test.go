@@ -1,10 +1,7 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,12 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dialhook/internal/samples"
 )
 
-const (
-	closeSigKey = "6b3a5f0e9c1d2e4f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"
-	closeAPIKey = "api_0123456789abcdef_s3cret"
-)
+const closeAPIKey = "api_0123456789abcdef_s3cret"
 
 // closeLeadCreated is what Close sends for lead.created: contact ids, not phones.
 func closeLeadCreated(eventID, leadID string) string {
@@ -27,12 +23,11 @@ func closeLeadCreated(eventID, leadID string) string {
 		`"action":"created","user_id":"user_1","data":{"id":%[2]q,"display_name":"Acme","contact_ids":["cont_1"]},"previous_data":{}}}`, eventID, leadID)
 }
 
+// closeSigned is the headers Close sends with body, signed now with
+// samples.CloseKey.
 func closeSigned(body string) []string {
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	k, _ := hex.DecodeString(closeSigKey)
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(ts + body))
-	return []string{"close-sig-hash", hex.EncodeToString(m.Sum(nil)), "close-sig-timestamp", ts}
+	return []string{"close-sig-hash", samples.CloseSignature(samples.CloseKey, ts, []byte(body)), "close-sig-timestamp", ts}
 }
 
 // A Close lead.created event carries no phone: with an api_key on the
@@ -61,7 +56,7 @@ agents: {fallback: {agent: "1000", phone: "1000"}}
 sources:
   close:
     kind: close
-    secret: `+closeSigKey+`
+    secret: `+samples.CloseKey+`
     api_key: ${CLOSE_API_KEY}
     api_base_url: `+api.URL+`
 `), 0o600)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dialhook/internal/samples"
 )
 
 const mapConfig = `
@@ -33,7 +35,10 @@ func TestMapCommand(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(mapConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sample := filepath.Join("crm", "testdata", "hubspot-workflow-contact.json")
+	sample := filepath.Join(dir, "contact.json")
+	if err := os.WriteFile(sample, samples.Body(samples.HubSpotWorkflowContact), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	err := mapCommand(context.Background(), []string{"--config", cfg, "--source", "hubspot", "--file", sample}, func(string) string { return "" }, strings.NewReader(""), &out)
 	if err != nil {
