@@ -1,9 +1,9 @@
 package mapping
 
 import (
-	"os"
 	"testing"
 
+	"dialhook/internal/samples"
 	"dialhook/ucontact"
 )
 
@@ -37,10 +37,7 @@ func benchSpec() Spec {
 }
 
 func benchEvent(b *testing.B) *Event {
-	rec, err := os.ReadFile("testdata/hubspot-workflow-contact.json")
-	if err != nil {
-		b.Fatal(err)
-	}
+	rec := samples.Body(samples.HubSpotWorkflowContact)
 	return &Event{Source: "hubspot", Kind: "hubspot", Record: rec, ObjectType: "contact", RecordID: "4051"}
 }
 

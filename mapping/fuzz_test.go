@@ -1,11 +1,11 @@
 package mapping
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"dialhook/internal/samples"
 	"dialhook/ucontact"
 )
 
@@ -14,14 +14,8 @@ import (
 // panic, whatever the configuration or the CRM sends, no mapped parameter
 // may break the invariants of checkParams, and MapParams must agree.
 func FuzzMapPath(f *testing.F) {
-	hubspot, err := os.ReadFile("testdata/hubspot-workflow-contact.json")
-	if err != nil {
-		f.Fatal(err)
-	}
-	pipedrive, err := os.ReadFile("testdata/pipedrive-v2-person.json")
-	if err != nil {
-		f.Fatal(err)
-	}
+	hubspot := samples.Body(samples.HubSpotWorkflowContact)
+	pipedrive := samples.Body(samples.PipedriveV2Person)
 	f.Add(hubspot, "properties.phone.value")
 	f.Add(pipedrive, "data.phones.#(primary==true).value")
 	f.Add(pipedrive, `data.phones.#(label=="mo\"bile")#.value`)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"dialhook/internal/samples"
 	"dialhook/ucontact"
 )
 
@@ -41,7 +42,7 @@ func mustCompile(t testing.TB, spec Spec) *Mapper {
 
 func hubspotEvent(t testing.TB) *Event {
 	return &Event{
-		Source: "hubspot", Kind: "hubspot", Record: readFile(t, "hubspot-workflow-contact.json"),
+		Source: "hubspot", Kind: "hubspot", Record: samples.Body(samples.HubSpotWorkflowContact),
 		ObjectType: "contact", RecordID: "4051", Action: "change", BodyHash: "abc123", DedupKey: "dk-1",
 	}
 }
@@ -422,13 +423,13 @@ func TestSamples(t *testing.T) {
 		dest   string
 		id     string
 	}{
-		{"pipedrive-v2-person.json", map[string]any{"destination": "data.phones.#(primary==true).value", "id": "meta.id"}, "", "", "5491151234567", "7c1f3b2e-5a44-4e0b-9a1d-2f6c8e9b0a11"},
+		{samples.PipedriveV2Person, map[string]any{"destination": "data.phones.#(primary==true).value", "id": "meta.id"}, "", "", "5491151234567", "7c1f3b2e-5a44-4e0b-9a1d-2f6c8e9b0a11"},
 		// National format of the non-primary (landline) phone. (For Argentine
 		// mobiles phonenumbers v1.8.1 formats "09 15-5123-4567" where
 		// libphonenumber gives "011 15-5123-4567": use digits or e164 there.)
-		{"pipedrive-v2-person.json", map[string]any{"destination": "data.phones.#(primary==false).value", "id": "data.id"}, "AR", "national", "01141234567", "812"},
-		{"pipedrive-v2-person.json", map[string]any{"destination": "data.phones.#(primary==true).value", "id": "data.id"}, "AR", "", "5491151234567", "812"},
-		{"dynamics-lead-create.json", map[string]any{
+		{samples.PipedriveV2Person, map[string]any{"destination": "data.phones.#(primary==false).value", "id": "data.id"}, "AR", "national", "01141234567", "812"},
+		{samples.PipedriveV2Person, map[string]any{"destination": "data.phones.#(primary==true).value", "id": "data.id"}, "AR", "", "5491151234567", "812"},
+		{samples.DynamicsLeadCreate, map[string]any{
 			"destination": []any{
 				`InputParameters.#(key=="Target").value.Attributes.#(key=="mobilephone").value`,
 				`InputParameters.#(key=="Target").value.Attributes.#(key=="telephone1").value`,
@@ -439,7 +440,7 @@ func TestSamples(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file+"/"+tt.region, func(t *testing.T) {
 			m := mustCompile(t, Spec{Source: "s", Rules: tt.rules, Defaults: full, Region: tt.region, Phone: PhoneOptions{Format: tt.format}})
-			r, err := m.Map(&Event{Record: readFile(t, tt.file)})
+			r, err := m.Map(&Event{Record: samples.Body(tt.file)})
 			if err != nil {
 				t.Fatal(err)
 			}
