@@ -20,9 +20,7 @@ func closeRequest(body []byte, ts string, sig string) *Request {
 func TestCloseAuthenticate(t *testing.T) {
 	a := mustNew(t, Config{Name: "close", Kind: "close", Secret: samples.CloseKey})
 	body := samples.Body(samples.CloseLeadCreated)
-	now := strconv.FormatInt(testNow.Unix(), 10)
-	stale := strconv.FormatInt(testNow.Add(-301*time.Second).Unix(), 10)
-	future := strconv.FormatInt(testNow.Add(301*time.Second).Unix(), 10)
+	now, stale, future := secondsAround(301 * time.Second)
 	good := closeSign(now, body)
 	runAuth(t, a, []authCase{
 		{"good", closeRequest(body, now, good), nil, ""},

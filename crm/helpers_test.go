@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,13 @@ import (
 
 // testNow is the receive time of every test request: 2026-11-25T12:00:00Z.
 var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// secondsAround is testNow as a Unix timestamp in seconds (Close's and
+// Standard Webhooks'), and the timestamps d before and d after it.
+func secondsAround(d time.Duration) (now, before, after string) {
+	at := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+	return at(testNow), at(testNow.Add(-d)), at(testNow.Add(d))
+}
 
 // newRequest builds a request as the handler would, received on
 // http://localhost:8080; hdr holds header name/value pairs.

@@ -17,9 +17,7 @@ func stdRequest(id, ts, sig string, body []byte) *Request {
 func TestStandardAuthenticate(t *testing.T) {
 	a := mustNew(t, Config{Name: "std", Kind: "standard", Secret: samples.StandardSecret})
 	body := samples.Body(samples.StandardCall)
-	now := strconv.FormatInt(testNow.Unix(), 10)
-	stale := strconv.FormatInt(testNow.Add(-6*time.Minute).Unix(), 10)
-	future := strconv.FormatInt(testNow.Add(6*time.Minute).Unix(), 10)
+	now, stale, future := secondsAround(6 * time.Minute)
 	good := samples.StandardSignature(samples.StandardSecret, "msg_1", now, body)
 	other := samples.StandardSignature("whsec_b3RoZXIta2V5LW90aGVyLWtleQ==", "msg_1", now, body)
 	runAuth(t, a, []authCase{
