@@ -40,6 +40,9 @@ func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, erro
 func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*intake.Source, []string, []string) {
 	var problems, warnings []string
 	sc := cfg.Sources[name]
+	if sc.Kind == "" {
+		return nil, nil, nil // the configuration says to set it
+	}
 	pub := sc.PublicBaseURL
 	if pub == "" {
 		pub = cfg.PublicBaseURL
