@@ -59,7 +59,9 @@ func (a *closeAdapter) Authenticate(r *Request) error {
 }
 
 // Scheme implements Adapter.
-func (a *closeAdapter) Scheme(*Request) string { return "Close signature (close-sig-hash, close-sig-timestamp)" }
+func (a *closeAdapter) Scheme(*Request) string {
+	return "Close signature (close-sig-hash, close-sig-timestamp)"
+}
 
 func (a *closeAdapter) Parse(r *Request) (*Batch, error) {
 	if err := checkJSON(r.Body, "object"); err != nil {

@@ -82,7 +82,9 @@ func boolInt(b bool) int {
 }
 
 // Scheme implements Adapter.
-func (a *salesforceAdapter) Scheme(*Request) string { return "Salesforce OrganizationId allow-list (org_ids)" }
+func (a *salesforceAdapter) Scheme(*Request) string {
+	return "Salesforce OrganizationId allow-list (org_ids)"
+}
 
 func (a *salesforceAdapter) Parse(r *Request) (*Batch, error) {
 	msg, err := decodeSalesforce(r.Body, false)
