@@ -28,6 +28,7 @@ var commands = [][2]string{
 	{"check", "validate a configuration and exit: 0 when it is fine, 1 with every problem listed"},
 	{"map", "show what a payload would become (events, AgentCall parameters, every decision), without recording or dialing"},
 	{"secret", "print a new random secret in the Standard Webhooks form (whsec_…), for a sender or a notify endpoint"},
+	{"healthcheck", "ask a running dialhook whether it is ready (GET /readyz): exit 0 or 1; for container health checks"},
 	{"version", "print the version (also --version)"},
 	{"help", "print this help (also -h, --help, on any command)"},
 }
@@ -38,6 +39,7 @@ var flagHelp = [][3]string{
 	{"map", "--source NAME", "the configured source whose kind and mapping to use (default generic)"},
 	{"map", "--file FILE", "the payload; - reads standard input (a pipe is read without it)"},
 	{"map", "--content-type T", "the payload's Content-Type (default: guessed from its first character)"},
+	{"healthcheck", "--url URL", "the readiness URL (default http://127.0.0.1:8080/readyz, the port from DIALHOOK_ADDR)"},
 }
 
 // usage prints how to call dialhook, with every command, flag and

@@ -118,3 +118,14 @@ func TestSecretCommand(t *testing.T) {
 		t.Fatal("two secrets are the same")
 	}
 }
+
+// healthcheck exits 0 against a ready dialhook and 1 when nothing answers.
+func TestHealthcheckCommand(t *testing.T) {
+	base, _ := startService(t, map[string]string{})
+	if code, out, errOut := cli(t, nil, "", "healthcheck", "--url", base+"/readyz"); code != 0 || out != "ready\n" {
+		t.Fatalf("healthcheck of a running dialhook: exit %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, nil, "", "healthcheck", "--url", "http://"+freePort(t)+"/readyz"); code != 1 || errOut == "" {
+		t.Fatalf("healthcheck of nothing: exit %d %q", code, errOut)
+	}
+}

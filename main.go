@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return mapCommand(ctx, args, getenv, stdin, stdout, stderr)
 	case "secret":
 		return secretCommand(args, stdout)
+	case "healthcheck":
+		return healthcheckCommand(ctx, args, getenv, stdout)
 	case "version":
 		if wantsHelp(args) {
 			usage(stdout)
