@@ -56,10 +56,7 @@ func newLogger(format string, w io.Writer) *zap.Logger {
 // serve runs the service until ctx is cancelled.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, _, err := loadConfig("serve", args, getenv, nil)
-	if err != nil {
-		return err
-	}
-	sources, warnings, err := buildSources(&cfg)
+	sources, warnings, err := checkedSources(&cfg, err)
 	if err != nil {
 		return err
 	}
