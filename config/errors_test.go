@@ -56,8 +56,8 @@ sources:
 	}
 }
 
-// Past a syntax error nothing in the file is read; the error says where
-// yaml.v3 stopped, and the environment's problems and the file's ${VAR}
+// Past a syntax error nothing in the file is read; the error gives
+// yaml.v3's message at the line to fix, and the environment's problems and the file's ${VAR}
 // references to unset variables are still listed.
 func TestSyntaxErrorReportsItsLine(t *testing.T) {
 	cases := []struct {
@@ -65,7 +65,10 @@ func TestSyntaxErrorReportsItsLine(t *testing.T) {
 	}{
 		{"bad indentation", "listen: ':9000'\nworkers: 3\n  retry_max: 2\n", ":3: YAML syntax error: mapping values are not allowed in this context"},
 		{"tab", "sources:\n\tcrm: {kind: generic}\n", ":2: YAML syntax error: found character that cannot start any token"},
-		{"unclosed flow", "phone: {format: e164\nworkers: 3\n", ": YAML syntax error: did not find expected ',' or '}'"},
+		{"unclosed flow", "workers: 3\nphone: {format: e164\nretry_max: 3\n", ":2: YAML syntax error: did not find expected ',' or '}'"},
+		// yaml.v3 says "line 1" here: where the mapping began, counted from 0.
+		{"key out of line", "sources:\n  crm:\n    kind: hubspot\n   secret: x\n", ":4: YAML syntax error: did not find expected key"},
+		{"unclosed quote", "listen: ':1'\nadmin_token: \"abc\nworkers: 3\n", ":2: YAML syntax error: found unexpected end of stream"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,9 @@ func readFile(c *Config, raw []byte, getenv func(string) string, col *collector)
 		// can be trusted; the references are still worth reporting.
 		col.syntax = true
 		pos, msg := splitLine(err.Error())
+		if line := syntaxLine(raw); line > 0 {
+			pos = position{line: line}
+		}
 		col.add(pos, "", "YAML syntax error: %s (the file was not read; fix this first)", msg)
 		missingRefs(raw, getenv, col)
 		return
@@ -63,6 +66,34 @@ func splitLine(msg string) (position, string) {
 	}
 	line, _ := strconv.Atoi(m[1])
 	return position{line: line}, m[2]
+}
+
+// maxSyntaxScan bounds syntaxLine's work, a parse per line, to files of
+// the size a config has.
+const maxSyntaxScan = 1000
+
+// syntaxLine finds the line of a syntax error: the one after the longest
+// run of whole lines that still parses. yaml.v3 often names another: for
+// "did not find expected key" it gives the line where the enclosing
+// mapping began, counted from 0; for an unclosed quote, the end of the
+// file. 0 when the file is too long to scan.
+func syntaxLine(raw []byte) int {
+	ends := []int{0}
+	for i, b := range raw {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) > maxSyntaxScan {
+		return 0
+	}
+	for n := len(ends) - 1; n > 0; n-- {
+		var doc yaml.Node
+		if yaml.Unmarshal(raw[:ends[n]], &doc) == nil {
+			return n + 1
+		}
+	}
+	return 1
 }
 
 // expand replaces the ${VAR} references in the values of the tree. The
