@@ -48,23 +48,10 @@ func configure(name string, args []string, getenv func(string) string, extra fun
 	cfg, err := loadConfig(name, args, getenv, extra, stdout)
 	var ce *config.Error
 	if err != nil && !errors.As(err, &ce) {
-		return cfg, nil, nil, err
+		return cfg, nil, nil, err // a flag, or the file cannot be read
 	}
-	sources, warnings, serr := buildSources(&cfg)
-	var se *config.Error
-	switch {
-	case errors.As(serr, &se):
-		if ce == nil {
-			ce = &config.Error{}
-		}
-		ce.Problems = append(ce.Problems, se.Problems...)
-	case serr != nil:
-		return cfg, nil, warnings, serr
-	}
-	if ce != nil {
-		return cfg, nil, warnings, ce
-	}
-	return cfg, sources, warnings, nil
+	sources, warnings, err := checkedSources(&cfg, err)
+	return cfg, sources, warnings, err
 }
 
 func newLogger(format string, w io.Writer) *zap.Logger {
