@@ -69,7 +69,7 @@ sources:
   other:
     knd: generic
 `)
-	err := run(context.Background(), nil, getenv, io.Discard)
+	err := run(context.Background(), nil, getenv, nil, io.Discard, io.Discard)
 	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want a *config.Error", err)
@@ -90,7 +90,7 @@ sources:
 		}
 	}
 	write("sources:\n  crm:\n    kind: hubspot\n  bad: [indent\n")
-	err = run(context.Background(), nil, getenv, io.Discard)
+	err = run(context.Background(), nil, getenv, nil, io.Discard, io.Discard)
 	if !errors.Is(err, config.ErrSyntax) || !errors.As(err, &ce) || len(ce.Problems) != 1 ||
 		!strings.HasPrefix(ce.Problems[0], path+":") || !strings.Contains(ce.Problems[0], "YAML syntax error") {
 		t.Fatalf("syntax error: %v", err)
