@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,31 +14,61 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dialhook:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(err, os.Stderr))
 }
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// exitCode is 0 for success and for a help that was asked for, 2 for a
+// command line dialhook does not understand (the usage is printed), 1 for
+// anything else.
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "dialhook: %v\n\n", err)
+		usage(stderr)
+		return 2
+	}
+	fmt.Fprintln(stderr, "dialhook:", err)
+	return 1
+}
+
 // run is the whole program: main only calls it, tests call it too.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "serve" && len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		cmd, args = "version", args[1:]
 	}
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout)
+	case "check":
+		return checkCommand(args, getenv, stdout)
 	case "map":
-		return mapCommand(ctx, args, getenv, os.Stdin, stdout)
+		return mapCommand(ctx, args, getenv, stdin, stdout, stderr)
+	case "secret":
+		return secretCommand(args, stdout)
+	case "healthcheck":
+		return healthcheckCommand(ctx, args, getenv, stdout)
 	case "version":
+		if wantsHelp(args) {
+			usage(stdout)
+			return errHelp
+		}
 		_, err := fmt.Fprintln(stdout, "dialhook", version)
 		return err
+	case "help":
+		usage(stdout)
+		return errHelp
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, map, version)", cmd)
+	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd)}
 }

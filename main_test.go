@@ -74,7 +74,7 @@ func startService(t *testing.T, env map[string]string, args ...string) (base str
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve"}, args...), func(k string) string { return env[k] }, logs)
+		done <- run(ctx, append([]string{"serve"}, args...), func(k string) string { return env[k] }, nil, logs, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -251,10 +251,10 @@ func flushDB(t *testing.T, u string) {
 
 func TestVersionAndUnknownCommand(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"version"}, func(string) string { return "" }, &out); err != nil || !strings.HasPrefix(out.String(), "dialhook ") {
+	if err := run(context.Background(), []string{"version"}, func(string) string { return "" }, nil, &out, &out); err != nil || !strings.HasPrefix(out.String(), "dialhook ") {
 		t.Fatalf("version = %q %v", out.String(), err)
 	}
-	if err := run(context.Background(), []string{"nope"}, func(string) string { return "" }, &out); err == nil {
+	if err := run(context.Background(), []string{"nope"}, func(string) string { return "" }, nil, &out, &out); err == nil {
 		t.Fatal("unknown command accepted")
 	}
 }
@@ -271,7 +271,7 @@ sources:
       bogus: x
 `), 0o600)
 	env := map[string]string{"DIALHOOK_WORKERS": "0", "UCONTACT_TIMEOUT": "soon", "DIALHOOK_CONFIG": cfg}
-	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
@@ -281,7 +281,7 @@ sources:
 		}
 	}
 	env = map[string]string{"DIALHOOK_CONFIG": cfg}
-	err = run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
+	err = run(context.Background(), nil, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
 	for _, want := range []string{"secret", "sources.crm", "bogus", "destination"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ func TestMapCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err := mapCommand(context.Background(), []string{"--config", cfg, "--source", "hubspot", "--file", sample}, func(string) string { return "" }, strings.NewReader(""), &out)
+	err := mapCommand(context.Background(), []string{"--config", cfg, "--source", "hubspot", "--file", sample}, func(string) string { return "" }, strings.NewReader(""), &out, io.Discard)
 	if err != nil {
 		t.Fatalf("map: %v\n%s", err, out.String())
 	}
@@ -65,13 +66,13 @@ func TestMapCommand(t *testing.T) {
 	// A payload without a phone: printed, and the command fails.
 	out.Reset()
 	err = mapCommand(context.Background(), []string{"--config", cfg, "--source", "hubspot"}, func(string) string { return "" },
-		strings.NewReader(`{"vid": 1, "properties": {"hubspot_owner_id": {"value": "71234567"}}}`), &out)
+		strings.NewReader(`{"vid": 1, "properties": {"hubspot_owner_id": {"value": "71234567"}}}`), &out, io.Discard)
 	if !errors.Is(err, errMappingFailed) || !strings.Contains(out.String(), `"destination"`) {
 		t.Fatalf("map without phone: %v\n%s", err, out.String())
 	}
 
 	// An unknown source is an error naming it.
-	err = mapCommand(context.Background(), []string{"--config", cfg, "--source", "nope"}, func(string) string { return "" }, strings.NewReader("{}"), &out)
+	err = mapCommand(context.Background(), []string{"--config", cfg, "--source", "nope"}, func(string) string { return "" }, strings.NewReader("{}"), &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("unknown source: %v", err)
 	}

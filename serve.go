@@ -26,18 +26,32 @@ import (
 	"dialhook/ucontact"
 )
 
-// loadConfig reads --config FILE (or DIALHOOK_CONFIG) and the environment.
-func loadConfig(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (config.Config, *flag.FlagSet, error) {
+// loadConfig parses a command's flags (--config FILE, or DIALHOOK_CONFIG,
+// plus extra's) and reads the configuration and the environment.
+func loadConfig(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet), stdout io.Writer) (config.Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	path := fs.String("config", getenv("DIALHOOK_CONFIG"), "YAML config file (env DIALHOOK_CONFIG)")
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		return config.Config{}, nil, err
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return config.Config{}, err
 	}
-	cfg, err := config.Load(*path, getenv)
-	return cfg, fs, err
+	return config.Load(*path, getenv)
+}
+
+// configure loads the configuration and builds its sources, listing the
+// problems of both at once (the configuration's own, then each source's
+// adapter and mapping), so that one run shows everything to fix.
+func configure(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet), stdout io.Writer) (
+	config.Config, map[string]*intake.Source, []string, error) {
+	cfg, err := loadConfig(name, args, getenv, extra, stdout)
+	var ce *config.Error
+	if err != nil && !errors.As(err, &ce) {
+		return cfg, nil, nil, err // a flag, or the file cannot be read
+	}
+	sources, warnings, err := checkedSources(&cfg, err)
+	return cfg, sources, warnings, err
 }
 
 func newLogger(format string, w io.Writer) *zap.Logger {
@@ -55,11 +69,7 @@ func newLogger(format string, w io.Writer) *zap.Logger {
 
 // serve runs the service until ctx is cancelled.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, _, err := loadConfig("serve", args, getenv, nil)
-	if err != nil {
-		return err
-	}
-	sources, warnings, err := buildSources(&cfg)
+	cfg, sources, warnings, err := configure("serve", args, getenv, nil, stdout)
 	if err != nil {
 		return err
 	}
@@ -103,7 +113,8 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (store.
 	sampled := log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return zapcore.NewSamplerWithOptions(c, 10*time.Second, 1, 0)
 	}))
-	store.LogClient(func(detail string) { sampled.Warn("redis client", zap.String("detail", detail)) })
+	// Debug: the outage tracker says when the store fails and comes back.
+	store.LogClient(func(detail string) { sampled.Debug("redis client", zap.String("detail", detail)) })
 	if cfg.RedisURL == "" {
 		log.Warn("no DIALHOOK_REDIS_URL: using the embedded in-memory store; events are lost on restart and replicas share nothing (for trying dialhook out only)")
 		return store.NewMemory(store.MemoryOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, MaxEvents: cfg.MemoryMaxEvents}), nil

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,5 +44,55 @@ sources:
 	}
 	if len(found) != 1 || !strings.Contains(found[0], `source "svix"`) || strings.Contains(found[0], "MfKQ9r8G") {
 		t.Errorf("secret warnings %q, want one for source svix that does not disclose the secret", found)
+	}
+}
+
+// TestStartupListsConfigAndSourceProblemsTogether: one start-up lists the
+// file's unknown keys and bad values with the sources' adapter and mapping
+// problems, each at its line; a file that is not YAML is reported alone.
+func TestStartupListsConfigAndSourceProblemsTogether(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	getenv := func(k string) string { return map[string]string{"DIALHOOK_CONFIG": path}[k] }
+	write(`lisen: ":9000"
+workers: many
+sources:
+  crm:
+    kind: hubspot
+    mapping:
+      destination: "properties..phone"
+  other:
+    knd: generic
+`)
+	err := run(context.Background(), nil, getenv, nil, io.Discard, io.Discard)
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *config.Error", err)
+	}
+	want := []string{
+		path + ":1:1: lisen: unknown key; did you mean `listen`?",
+		path + `:2:10: workers: "many" is not a whole number`,
+		path + ":9:5: sources.other.knd: unknown key; did you mean `kind`?",
+		path + `:4:3: sources.crm: source "crm": kind hubspot needs secret`,
+		path + `:7:7: sources.crm.mapping.destination: path "properties..phone"`,
+	}
+	if len(ce.Problems) != len(want) {
+		t.Fatalf("problems:\n  %s", strings.Join(ce.Problems, "\n  "))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(ce.Problems[i], w) {
+			t.Errorf("problem %d = %q, want it to start %q", i, ce.Problems[i], w)
+		}
+	}
+	write("sources:\n  crm:\n    kind: hubspot\n  bad: [indent\n")
+	err = run(context.Background(), nil, getenv, nil, io.Discard, io.Discard)
+	if !errors.Is(err, config.ErrSyntax) || !errors.As(err, &ce) || len(ce.Problems) != 1 ||
+		!strings.HasPrefix(ce.Problems[0], path+":") || !strings.Contains(ce.Problems[0], "YAML syntax error") {
+		t.Fatalf("syntax error: %v", err)
 	}
 }

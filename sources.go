@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"dialhook/config"
@@ -14,8 +15,30 @@ import (
 	"dialhook/schedule"
 )
 
+// checkedSources builds the sources of a configuration Load returned, also
+// when Load found problems, so that start-up lists the file's problems and
+// the sources' (an unknown kind, a mapping that does not compile) in one
+// round. A file that is not valid YAML set no sources to check, and any
+// other error (a flag, an unreadable file) is returned as it is.
+func checkedSources(cfg *config.Config, loadErr error) (map[string]*intake.Source, []string, error) {
+	var ce *config.Error
+	if loadErr != nil && (!errors.As(loadErr, &ce) || errors.Is(loadErr, config.ErrSyntax)) {
+		return nil, nil, loadErr
+	}
+	sources, warnings, err := buildSources(cfg)
+	if ce == nil {
+		return sources, warnings, err
+	}
+	problems := slices.Clone(ce.Problems)
+	var se *config.Error
+	if errors.As(err, &se) {
+		problems = append(problems, se.Problems...)
+	}
+	return nil, warnings, &config.Error{Problems: problems}
+}
+
 // buildSources compiles every source's adapter and mapping, reporting every
-// problem at once.
+// problem at once, each at the line of the file that sets it.
 func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, error) {
 	var problems, warnings []string
 	out := map[string]*intake.Source{}
@@ -24,6 +47,9 @@ func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, erro
 		globalWin, _ = cfg.CallWindow.Compile() // validated in config
 	}
 	for _, name := range cfg.SourceNames() {
+		if cfg.Refused("sources." + name + ".kind") {
+			continue // reported by config.Load; nothing can be said without a kind
+		}
 		src, warn, probs := buildSource(cfg, name, globalWin)
 		warnings, problems = append(warnings, warn...), append(problems, probs...)
 		if src != nil {
@@ -40,6 +66,9 @@ func buildSources(cfg *config.Config) (map[string]*intake.Source, []string, erro
 func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*intake.Source, []string, []string) {
 	var problems, warnings []string
 	sc := cfg.Sources[name]
+	if sc.Kind == "" {
+		return nil, nil, nil // the configuration says to set it
+	}
 	pub := sc.PublicBaseURL
 	if pub == "" {
 		pub = cfg.PublicBaseURL
@@ -53,7 +82,7 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	adapterOK := err == nil
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
-			problems = append(problems, "sources."+name+": "+line)
+			problems = append(problems, located(cfg, "sources."+name, line))
 		}
 		// Check the mapping too, so that every problem is reported at once.
 		cc.AllowUnauthenticated = true
@@ -76,11 +105,11 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	switch {
 	case errors.As(err, &ce):
 		for _, p := range ce.Problems {
-			problems = append(problems, fmt.Sprintf("sources.%s.%s: %s", name, p.Key, p.Message))
+			problems = append(problems, located(cfg, "sources."+name+"."+p.Key, p.Message))
 		}
 		return nil, warnings, problems
 	case err != nil:
-		return nil, warnings, append(problems, fmt.Sprintf("sources.%s: %v", name, err))
+		return nil, warnings, append(problems, located(cfg, "sources."+name, err.Error()))
 	case !adapterOK:
 		return nil, warnings, problems
 	}
@@ -89,6 +118,15 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 		win, _ = sc.CallWindow.Compile()
 	}
 	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win}, warnings, problems
+}
+
+// located writes a problem as config.Load does: "FILE:LINE:COL: KEY: msg"
+// when the file sets the key (or its source), "KEY: msg" otherwise.
+func located(cfg *config.Config, key, msg string) string {
+	if where := cfg.Where(key); where != "" {
+		return where + ": " + key + ": " + msg
+	}
+	return key + ": " + msg
 }
 
 // newEnricher gives the dispatcher what it needs to fetch what webhooks

@@ -11,16 +11,10 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"dialhook/crm"
 	"dialhook/mapping"
@@ -139,6 +133,16 @@ type Config struct {
 
 	// File is the YAML file the config came from ("" when none).
 	File string `yaml:"-"`
+
+	loc *locator // where the file set each key, for Where
+}
+
+// Refused reports whether the file gave the key path a value Load could
+// not read (and reported), or misspelled the key, so that it holds its
+// default instead: what depends on it is better left unchecked than
+// reported twice.
+func (c *Config) Refused(key string) bool {
+	return c.loc.isRefused(key)
 }
 
 // defaultSource is served when the file names no source, as the walking
@@ -146,59 +150,44 @@ type Config struct {
 // adds it by hand.
 const defaultSource = "generic"
 
-// varRef is a ${VAR} reference in the YAML file.
-var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
 // Load reads the YAML file (when path is not empty), then the environment,
-// and validates the result. The error lists every problem found.
+// and validates the result. The error, an *Error, lists every problem
+// found: syntax, unknown keys, values of the wrong type, environment
+// variables and validation, each at its line in the file when it has one.
+// On error the Config holds what could be read, for callers that go on to
+// check what depends on it (the sources' adapters and mappings).
 func Load(path string, getenv func(string) string) (Config, error) {
 	var c Config
 	all := settingsOf(&c)
-	problems := applyDefaults(all)
+	col := newCollector(path)
+	applyDefaults(all, col)
 	if path != "" {
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			return c, fmt.Errorf("config: read %s: %w", path, err)
 		}
-		problems = append(problems, decodeFile(&c, path, raw, getenv)...)
+		readFile(&c, raw, getenv, col)
 		c.File = path
 	}
 	if len(c.Sources) == 0 {
 		c.Sources = map[string]Source{defaultSource: {Kind: "generic"}}
 	}
-	problems = append(problems, applyEnv(all, getenv)...)
-	problems = append(problems, c.validate(all)...)
-	if len(problems) > 0 {
-		return c, &Error{Problems: problems}
+	applyEnv(all, getenv, col)
+	if !col.syntax {
+		// Validating what a file that did not parse would have set would
+		// only report its absence.
+		c.validate(all, col)
 	}
-	return c, nil
+	c.loc = col.locator
+	return c, col.err()
 }
 
-// decodeFile expands ${VAR} references in raw and decodes it strictly
-// (unknown keys are problems) over the defaults already in c.
-func decodeFile(c *Config, path string, raw []byte, getenv func(string) string) []string {
-	var problems []string
-	expanded := varRef.ReplaceAllFunc(raw, func(m []byte) []byte {
-		name := string(varRef.FindSubmatch(m)[1])
-		v := getenv(name)
-		if v == "" {
-			problems = append(problems, fmt.Sprintf("%s: ${%s} is referenced but the environment variable is not set", path, name))
-		}
-		return []byte(v)
-	})
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		problems = append(problems, fmt.Sprintf("%s: %v", path, err))
-	}
-	return problems
-}
-
-// Error lists every configuration problem found at once.
-type Error struct{ Problems []string }
-
-func (e *Error) Error() string {
-	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+// Where returns "FILE:LINE:COL" for the key path, such as
+// "sources.crm.mapping.destination", or for its nearest ancestor the file
+// sets; "" when the file sets neither, or an environment variable set the
+// key (the problem is then the variable's).
+func (c *Config) Where(key string) string {
+	return c.loc.format(c.loc.where(key))
 }
 
 // SourceNames returns the configured source names, sorted.

@@ -23,11 +23,12 @@ import (
 // Duration is a time.Duration that reads "90s" or "24h" from YAML.
 type Duration time.Duration
 
-// UnmarshalYAML accepts Go duration strings ("15s", "24h") and plain seconds.
+// UnmarshalYAML accepts Go duration strings ("15s", "24h") and plain
+// seconds. The error does not say where: Load puts it at its line and key.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return err
 	}
 	*d = Duration(v)
 	return nil
@@ -115,22 +116,21 @@ func yamlName(f reflect.StructField) (name string, inline bool) {
 // applyDefaults sets every declared default. A default that does not parse
 // is a bug in the declaration, reported like any other problem (and caught
 // by TestDefaultsAreWhatLoadGives).
-func applyDefaults(all []setting) []string {
-	var problems []string
+func applyDefaults(all []setting, col *collector) {
 	for _, s := range all {
 		if s.Default == "" {
 			continue
 		}
 		if err := setText(s.value, s.Default); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: default: %v", s.Key, err))
+			col.add(position{}, s.Key, "default: %v", err)
 		}
 	}
-	return problems
 }
 
-// applyEnv sets every setting whose environment variable is not empty.
-func applyEnv(all []setting, getenv func(string) string) []string {
-	var problems []string
+// applyEnv sets every setting whose environment variable is not empty,
+// and remembers which, so that a problem with one is not shown at the
+// line of the file it overrode.
+func applyEnv(all []setting, getenv func(string) string, col *collector) {
 	for _, s := range all {
 		if s.Env == "" {
 			continue
@@ -140,10 +140,11 @@ func applyEnv(all []setting, getenv func(string) string) []string {
 			continue
 		}
 		if err := setText(s.value, v); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", s.Env, err))
+			col.add(position{}, s.label(), "%v", err)
+			continue
 		}
+		col.fromEnv[s.Key] = true
 	}
-	return problems
 }
 
 // setText parses text into the field v, as the environment writes it.

@@ -17,14 +17,15 @@ var (
 )
 
 // report gathers problems, each naming the setting's key and environment
-// variable as the declaration gives them.
+// variable as the declaration gives them, at the line of the file that set
+// the key (or its section) when the file did.
 type report struct {
-	labels   map[string]string
-	problems []string
+	labels map[string]string
+	col    *collector
 }
 
-func newReport(all []setting) *report {
-	r := &report{labels: make(map[string]string, len(all))}
+func newReport(all []setting, col *collector) *report {
+	r := &report{labels: make(map[string]string, len(all)), col: col}
 	for _, s := range all {
 		r.labels[s.Key] = s.label()
 	}
@@ -32,25 +33,28 @@ func newReport(all []setting) *report {
 }
 
 // add reports a problem with the setting at key (or any other prefix, such
-// as a section name, which is printed as it is).
+// as a section name, which is printed as it is). A key whose value in the
+// file was refused is already reported; what its default lacks is noise.
 func (r *report) add(key, format string, a ...any) {
+	if r.col.isRefused(key) {
+		return
+	}
 	label, ok := r.labels[key]
 	if !ok {
 		label = key
 	}
-	r.problems = append(r.problems, label+": "+fmt.Sprintf(format, a...))
+	r.col.add(r.col.where(key), label, format, a...)
 }
 
-// validate checks every section and returns every problem found.
-func (c *Config) validate(all []setting) []string {
-	r := newReport(all)
+// validate checks every section and adds every problem found to col.
+func (c *Config) validate(all []setting, col *collector) {
+	r := newReport(all, col)
 	c.validateServer(r)
 	c.validateLimits(r)
 	c.UContact.validate(r)
 	c.Agents.validate(r)
 	c.CallWindow.validate(r, "call_window")
 	c.validateSources(r)
-	return r.problems
 }
 
 // validateServer checks how dialhook listens, logs and reaches its store.
@@ -160,7 +164,8 @@ func (a Agents) validate(r *report) {
 func (w *CallWindow) validate(r *report, key string) {
 	if _, err := w.Compile(); err != nil {
 		for _, msg := range strings.Split(err.Error(), "\n") {
-			r.problems = append(r.problems, key+"."+msg)
+			field, text, _ := strings.Cut(msg, ": ") // "timezone: ..."
+			r.add(key+"."+field, "%s", text)
 		}
 	}
 }

@@ -58,9 +58,14 @@ func (a *closeAdapter) Authenticate(r *Request) error {
 	return nil
 }
 
+// Scheme implements Adapter.
+func (a *closeAdapter) Scheme(*Request) string {
+	return "Close signature (close-sig-hash, close-sig-timestamp)"
+}
+
 func (a *closeAdapter) Parse(r *Request) (*Batch, error) {
-	if !jsonObject(r.Body) {
-		return nil, malformed("body must be a JSON object")
+	if err := checkJSON(r.Body, "object"); err != nil {
+		return nil, err
 	}
 	event := gjson.GetBytes(r.Body, "event")
 	if !event.IsObject() {

@@ -79,6 +79,9 @@ type Adapter interface {
 	// Authenticate returns nil or an error matching ErrUnauthenticated
 	// (a *AuthError). Salesforce may also return ErrMalformed.
 	Authenticate(r *Request) error
+	// Scheme names how r is authenticated ("HubSpot v3 signature"), for
+	// the log line of a refused request; never a secret.
+	Scheme(r *Request) string
 	// Parse must only be called after Authenticate succeeded. It returns an
 	// error matching ErrMalformed (400) or ErrUnprocessable (422).
 	Parse(r *Request) (*Batch, error)

@@ -87,9 +87,14 @@ func (a *dynamicsAdapter) Authenticate(r *Request) error {
 const dynamicsTooLarge = "Dataverse stripped InputParameters because the message exceeded 256 KB; " +
 	"register the step with fewer attributes / filtering attributes"
 
+// Scheme implements Adapter.
+func (a *dynamicsAdapter) Scheme(*Request) string {
+	return "Dataverse webhook credentials (WebhookKey ?code=, auth_headers, auth_query)"
+}
+
 func (a *dynamicsAdapter) Parse(r *Request) (*Batch, error) {
-	if !jsonObject(r.Body) {
-		return nil, malformed("body must be a JSON object (a RemoteExecutionContext)")
+	if err := checkJSON(r.Body, "object"); err != nil {
+		return nil, err // a RemoteExecutionContext is an object
 	}
 	root := gjson.ParseBytes(r.Body)
 	message := str(root.Get("MessageName"))

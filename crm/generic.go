@@ -24,9 +24,12 @@ func (a *genericAdapter) Authenticate(r *Request) error {
 	return checkToken(a.cfg.Secret, r.Header.Get(tokenHeader), queryValue(r, "token"))
 }
 
+// Scheme implements Adapter.
+func (a *genericAdapter) Scheme(*Request) string { return "shared token (X-Dialhook-Token or ?token=)" }
+
 func (a *genericAdapter) Parse(r *Request) (*Batch, error) {
-	if !jsonObject(r.Body) {
-		return nil, malformed("body must be a JSON object")
+	if err := checkJSON(r.Body, "object"); err != nil {
+		return nil, err
 	}
 	// URL query parameters are fields too (a sender that puts the lead id
 	// in the URL); the body wins where both name the same field.

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -81,6 +80,22 @@ func (a *hubspotAdapter) Authenticate(r *Request) error {
 		return authErr("bad signature")
 	}
 	return nil
+}
+
+// Scheme implements Adapter: the signature version the request carries,
+// and the URL it was checked against (v2, v3 sign it).
+func (a *hubspotAdapter) Scheme(r *Request) string {
+	switch {
+	case r.Header.Get("X-HubSpot-Signature-v3") != "":
+		return "HubSpot v3 signature over " + a.signedURI(r)
+	case r.Header.Get("X-HubSpot-Signature") != "":
+		v := r.Header.Get("X-HubSpot-Signature-Version")
+		if v == "" {
+			v = "v1/v2"
+		}
+		return "HubSpot " + v + " signature (v2 over " + a.signedURI(r) + ")"
+	}
+	return "HubSpot signature (no X-HubSpot-Signature header)"
 }
 
 func hubspotV1(secret string, body []byte) string {
@@ -161,17 +176,14 @@ func firstCSV(s string) string {
 // Parse accepts a workflow webhook (one object) or a subscription batch (an
 // array of events).
 func (a *hubspotAdapter) Parse(r *Request) (*Batch, error) {
-	body := bytes.TrimLeft(r.Body, " \t\r\n")
-	if len(body) == 0 || !json.Valid(body) {
-		return nil, malformed("body must be a JSON object or array")
+	if err := checkJSON(r.Body, "object", "array"); err != nil {
+		return nil, err
 	}
-	switch body[0] {
-	case '{':
-		return a.parseWorkflow(r), nil
-	case '[':
+	body := bytes.TrimLeft(r.Body, " \t\r\n")
+	if body[0] == '[' {
 		return a.parseSubscriptions(r, body)
 	}
-	return nil, malformed("body must be a JSON object or array")
+	return a.parseWorkflow(r), nil
 }
 
 func (a *hubspotAdapter) parseWorkflow(r *Request) *Batch {

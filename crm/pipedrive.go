@@ -48,11 +48,14 @@ func (a *pipedriveAdapter) Authenticate(r *Request) error {
 	return nil
 }
 
+// Scheme implements Adapter.
+func (a *pipedriveAdapter) Scheme(*Request) string { return "HTTP Basic credentials" }
+
 // Parse accepts v2 ({meta, data, previous}) and v1 ({v:1, meta, current,
 // previous, event}) bodies. Delete events are acknowledged and ignored.
 func (a *pipedriveAdapter) Parse(r *Request) (*Batch, error) {
-	if !jsonObject(r.Body) {
-		return nil, malformed("body must be a JSON object")
+	if err := checkJSON(r.Body, "object"); err != nil {
+		return nil, err
 	}
 	root := gjson.ParseBytes(r.Body)
 	meta := root.Get("meta")

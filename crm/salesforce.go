@@ -81,6 +81,11 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// Scheme implements Adapter.
+func (a *salesforceAdapter) Scheme(*Request) string {
+	return "Salesforce OrganizationId allow-list (org_ids)"
+}
+
 func (a *salesforceAdapter) Parse(r *Request) (*Batch, error) {
 	msg, err := decodeSalesforce(r.Body, false)
 	if err != nil {

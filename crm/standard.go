@@ -99,9 +99,17 @@ func (a *standardAdapter) Authenticate(r *Request) error {
 	return nil
 }
 
+// Scheme implements Adapter: the header set the request used.
+func (a *standardAdapter) Scheme(r *Request) string {
+	if r.Header.Get("svix-signature") != "" && r.Header.Get("webhook-signature") == "" {
+		return "Standard Webhooks signature (svix-* headers)"
+	}
+	return "Standard Webhooks signature (webhook-* headers)"
+}
+
 func (a *standardAdapter) Parse(r *Request) (*Batch, error) {
-	if !jsonObject(r.Body) {
-		return nil, malformed("body must be a JSON object")
+	if err := checkJSON(r.Body, "object"); err != nil {
+		return nil, err
 	}
 	ev := newEvent(&a.cfg, r, r.Body, bodyHash(r, r.Body, nil))
 	ev.DedupKey, _, _ = stdHeaders(r)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -78,9 +79,36 @@ func parseUnix(s string) (int64, error) {
 
 // jsonObject reports whether b is a valid JSON document whose top level is
 // an object.
-func jsonObject(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '{' && json.Valid(b)
+func jsonObject(b []byte) bool { return checkJSON(b, "object") == nil }
+
+// checkJSON says what is wrong with a body that should be valid JSON whose
+// top level is one of kinds ("object", "array"): empty, not JSON (with the
+// parser's message and the byte offset where it stopped), or JSON of
+// another kind. The error is a *MalformedError.
+func checkJSON(b []byte, kinds ...string) error {
+	want := "a JSON " + strings.Join(kinds, " or ")
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 {
+		return malformed("the body is empty; want " + want)
+	}
+	var raw json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return malformed(fmt.Sprintf("the body is not valid JSON: %s (at byte %d of %d); want %s", se.Error(), se.Offset, len(b), want))
+		}
+		return malformed("the body is not valid JSON: " + err.Error())
+	}
+	got := map[byte]string{'{': "object", '[': "array", '"': "string", 't': "boolean", 'f': "boolean", 'n': "null"}[t[0]]
+	if got == "" {
+		got = "number"
+	}
+	for _, k := range kinds {
+		if k == got {
+			return nil
+		}
+	}
+	return malformed("the body must be " + want + ", not a JSON " + got)
 }
 
 // str renders a JSON value as a string: strings unquoted, numbers as

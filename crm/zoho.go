@@ -125,6 +125,11 @@ func multipartFields(body []byte, boundary string) (url.Values, error) {
 	}
 }
 
+// Scheme implements Adapter.
+func (a *zohoAdapter) Scheme(*Request) string {
+	return "shared token (X-Dialhook-Token, ?token= or a token field)"
+}
+
 func (a *zohoAdapter) Parse(r *Request) (*Batch, error) {
 	form, obj, err := zohoBody(r)
 	if err != nil {

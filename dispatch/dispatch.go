@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"dialhook/internal/outage"
 	"dialhook/metrics"
 	"dialhook/schedule"
 	"dialhook/store"
@@ -87,7 +88,7 @@ type Dispatcher struct {
 	m      *metrics.Metrics
 	o      Options
 	sem    chan struct{}
-	down   *outage
+	down   *outage.Tracker
 }
 
 // New returns a Dispatcher; Run starts it.
@@ -123,7 +124,7 @@ func New(q Queue, dialer Dialer, log *zap.Logger, m *metrics.Metrics, o Options)
 		host, _ := os.Hostname()
 		o.Consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 	}
-	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency), down: &outage{log: log}}
+	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency), down: outage.New(log, "store")}
 }
 
 // Run works until ctx is cancelled: it then stops taking new entries and
@@ -155,7 +156,7 @@ func (d *Dispatcher) Run(ctx, dialCtx context.Context) {
 // that no entry waits in this process for a slot after being read.
 func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, calls *sync.WaitGroup) {
 	for ctx.Err() == nil {
-		if pause := d.down.wait(); pause > 0 {
+		if pause := d.down.Wait(); pause > 0 {
 			// The store is failing: do not take entries it cannot record.
 			sleep(ctx, pause)
 		}
@@ -173,10 +174,10 @@ func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, calls *
 			if ctx.Err() != nil {
 				return
 			}
-			sleep(ctx, d.down.failed("reading the queue", err))
+			sleep(ctx, d.down.Failed("reading the queue", err))
 			continue
 		}
-		d.down.answered("reading the queue")
+		d.down.Answered("reading the queue")
 		calls.Add(1)
 		go func() {
 			defer calls.Done()
@@ -281,7 +282,7 @@ func (d *Dispatcher) enrich(ctx context.Context, dl store.Delivery, ev *store.Ev
 	log := d.log.With(zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.String("need", ev.Enrich.Need))
 	_, err := d.q.Enriched(ctx, dl, ev, out, d.o.Now())
 	for wait := 100 * time.Millisecond; errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil && wait < 10*time.Second; wait *= 2 {
-		d.down.failed("recording an enrichment", err)
+		d.down.Failed("recording an enrichment", err)
 		sleep(ctx, wait)
 		_, err = d.q.Enriched(ctx, dl, ev, out, d.o.Now())
 	}
@@ -316,14 +317,14 @@ func (d *Dispatcher) begin(ctx context.Context, dl store.Delivery) (*store.Event
 	for {
 		ev, res, err := d.q.Begin(ctx, dl, d.o.DialTimeout+5*time.Second, d.o.Now())
 		if err == nil {
-			d.down.ok()
+			d.down.OK()
 			return ev, res, nil
 		}
 		if !errors.Is(err, store.ErrUnavailable) {
 			d.log.Error("begin dial", zap.String("event_id", dl.EventID), zap.Error(err))
 			return nil, store.Skip, err
 		}
-		pause := d.down.failed("beginning a call", err)
+		pause := d.down.Failed("beginning a call", err)
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return nil, store.Skip, err
 		}
@@ -371,7 +372,14 @@ func (d *Dispatcher) dial(ctx context.Context, dl store.Delivery, ev *store.Even
 		d.log.Error("dial finished but the outcome could not be recorded", append(fields, zap.NamedError("store_error", ferr))...)
 		return
 	}
-	d.log.Info("dial", fields...)
+	switch out.State {
+	case store.Placed:
+		d.log.Info("dial", fields...)
+	case store.Failed:
+		d.log.Error("dial", fields...)
+	default: // rejected by uContact, unknown, or waiting for a retry
+		d.log.Warn("dial", fields...)
+	}
 }
 
 // record writes a call's outcome, even when shutting down (the call is
@@ -382,12 +390,12 @@ func (d *Dispatcher) record(ctx context.Context, dl store.Delivery, ev *store.Ev
 	defer cancel()
 	_, err := d.q.Finish(fctx, dl, ev, out, d.o.Now())
 	for wait := 100 * time.Millisecond; errors.Is(err, store.ErrUnavailable) && fctx.Err() == nil; wait = min(2*wait, 2*time.Second) {
-		d.down.failed("recording a call's outcome", err)
+		d.down.Failed("recording a call's outcome", err)
 		sleep(fctx, wait)
 		_, err = d.q.Finish(fctx, dl, ev, out, d.o.Now())
 	}
 	if err == nil {
-		d.down.ok()
+		d.down.OK()
 	}
 	return err
 }

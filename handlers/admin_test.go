@@ -235,7 +235,7 @@ func TestDryRun(t *testing.T) {
 	}
 	ev := view.Events[0]
 	if ev.WouldBe != "queued" || ev.Params["destination"] != "59899123456" || ev.Params["agent"] != "1002" ||
-		len(ev.Decisions) == 0 || ev.Normal.RecordID != "4051" || !strings.HasPrefix(ev.DedupKey, "hubspot:4051:") {
+		len(ev.Decisions) == 0 || ev.Normal.RecordID != "4051" || !strings.HasPrefix(ev.DedupKey, "4051:") {
 		t.Errorf("dry run event %+v", ev)
 	}
 

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -16,6 +17,8 @@ type apiError struct {
 	Message string
 	Fields  map[string]string
 	Err     error // the cause, for the log only
+
+	reason, scheme string // for the log line: why and how authentication failed
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -68,4 +71,21 @@ func codeFor(status int) string {
 		return "unauthorized"
 	}
 	return "error"
+}
+
+// jsonSerializer writes JSON as users read it: no HTML escaping, so a
+// campaign "Ventas->" is shown as Ventas-> and not Ventas-\u003e.
+type jsonSerializer struct{}
+
+func (jsonSerializer) Serialize(c echo.Context, v any, indent string) error {
+	enc := json.NewEncoder(c.Response())
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	return enc.Encode(v)
+}
+
+func (jsonSerializer) Deserialize(c echo.Context, v any) error {
+	return json.NewDecoder(c.Request().Body).Decode(v)
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"dialhook/intake"
+	"dialhook/internal/outage"
 	"dialhook/metrics"
 	"dialhook/store"
 )
@@ -23,6 +24,7 @@ type Store interface {
 	Accept(ctx context.Context, subs []store.Submission) ([]store.Accepted, error)
 	Get(ctx context.Context, id string) (*store.Event, error)
 	GetByGUID(ctx context.Context, guid string) (*store.Event, error)
+	Lookup(ctx context.Context, dedupKey string) (*store.Event, error)
 	List(ctx context.Context, state store.State, limit int) ([]*store.Event, error)
 	Redial(ctx context.Context, id string, r store.Redial) (*store.Event, error)
 	Ready(ctx context.Context) error
@@ -55,6 +57,7 @@ type Server struct {
 	metrics    *metrics.Metrics
 	sources    map[string]*intake.Source
 	intake     *intake.Pipeline
+	storeDown  *outage.Tracker
 	adminToken []byte
 	maxBody    int64
 	dedup      time.Duration
@@ -86,10 +89,12 @@ func New(o Options) *Server {
 		log: o.Log, store: o.Store, metrics: o.Metrics, sources: o.Sources, adminToken: []byte(o.AdminToken),
 		maxBody: o.MaxBody, dedup: o.DedupWindow, storeWait: o.StoreTimeout, waitPoll: o.WaitPoll,
 		writes: o.WriteTimeouts.withDefaults(), now: o.Now,
-		intake: intake.NewPipeline(o.Store, o.DedupWindow, o.StoreTimeout),
+		intake:    intake.NewPipeline(o.Store, o.DedupWindow, o.StoreTimeout),
+		storeDown: outage.New(o.Log, "store"),
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.JSONSerializer = jsonSerializer{}
 	e.HTTPErrorHandler = errorHandler(o.Log)
 	s.routes(e)
 	s.echo = e

@@ -23,11 +23,16 @@ import (
 
 const maxWait = 30 * time.Second
 
-// reply is what a webhook was answered, for the log line and metrics.
+// reply is what a webhook was answered, for its log line: the outcome,
+// and for every non-success why (a mapping failure's fields, the failed
+// authentication's scheme, the parse error).
 type reply struct {
 	status  int
 	outcome string
 	ids     []string
+	reason  string
+	fields  map[string]string
+	scheme  string
 }
 
 // webhook receives POST /webhooks/{source}: it reads the body under the
@@ -47,7 +52,10 @@ func (s *Server) webhook(c echo.Context) error {
 		if !errors.As(err, &ae) {
 			ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error", Err: err}
 		}
-		rp.status, rp.outcome = ae.Status, ae.Code
+		rp.status, rp.outcome, rp.reason, rp.scheme = ae.Status, ae.Code, ae.Message, ae.scheme
+		if ae.reason != "" {
+			rp.reason = ae.reason
+		}
 		if ae.Err != nil {
 			log = log.With(zap.NamedError("cause", ae.Err))
 		}
@@ -66,6 +74,9 @@ func soapCode(status int) string {
 	return "soapenv:Client"
 }
 
+// logWebhook writes the one line of a webhook: INFO when it was taken,
+// WARN with the reason when it was refused, rejected or is unknown, and
+// the store's own outages are logged once by the outage tracker.
 func (s *Server) logWebhook(log *zap.Logger, start time.Time, rp reply) {
 	fields := []zap.Field{zap.String("outcome", rp.outcome), zap.Int("status", rp.status), zap.Duration("latency", time.Since(start))}
 	switch len(rp.ids) {
@@ -75,7 +86,21 @@ func (s *Server) logWebhook(log *zap.Logger, start time.Time, rp reply) {
 	default:
 		fields = append(fields, zap.Strings("event_ids", rp.ids))
 	}
-	log.Info("webhook", fields...)
+	if rp.reason != "" {
+		fields = append(fields, zap.String("reason", rp.reason))
+	}
+	if len(rp.fields) > 0 {
+		fields = append(fields, zap.Any("fields", rp.fields))
+	}
+	if rp.scheme != "" {
+		fields = append(fields, zap.String("scheme", rp.scheme))
+	}
+	switch rp.outcome {
+	case "queued", "scheduled", "duplicate", "ignored", "suppressed", "placed", "dry_run", "batch":
+		log.Info("webhook", fields...)
+	default:
+		log.Warn("webhook", fields...)
+	}
 }
 
 // receive translates the request for intake and intake's result into the
@@ -108,6 +133,10 @@ func (s *Server) receive(c echo.Context, src *intake.Source) (reply, error) {
 	switch {
 	case err != nil:
 		return reply{}, s.intakeError(c, src, err)
+	case !dryRun && res.Answers != nil:
+		s.storeDown.OK()
+	}
+	switch {
 	case res.Ignored != "":
 		s.count(src, "ignored")
 		return s.answerIgnored(c, src, res.Ignored)
@@ -160,6 +189,12 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 		return rp, c.JSON(rp.status, map[string]any{"status": "accepted", "events": answers})
 	}
 	ans := answers[0]
+	if ans.MappingRejected || ans.Status == string(store.Expired) {
+		rp.reason, rp.fields = ans.Reason, ans.Fields
+		if ans.Status == "duplicate" {
+			rp.outcome = "rejected" // a duplicate of a rejection that still does not map
+		}
+	}
 	switch {
 	case ans.MappingRejected && dialect.RejectStatus != http.StatusOK:
 		body := map[string]any{
@@ -173,7 +208,10 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 		return rp, c.JSON(rp.status, body)
 	case ans.Status == string(store.Queued) && wait > 0:
 		if e, done := s.waitFinal(c.Request().Context(), ans.EventID, wait); done {
-			rp.status = http.StatusOK
+			rp.status, rp.outcome = http.StatusOK, string(e.State) // what the wait saw
+			if e.State != store.Placed {
+				rp.reason = e.Error
+			}
 			return rp, c.JSON(http.StatusOK, intake.Answer{EventID: e.ID, Status: string(e.State), CallGUID: e.CallGUID, Event: e})
 		}
 		rp.status = http.StatusAccepted
@@ -197,7 +235,8 @@ func (s *Server) intakeError(c echo.Context, src *intake.Source, err error) erro
 	switch ie.Kind {
 	case intake.Unauthorized:
 		s.metrics.AuthFails.WithLabelValues(src.Name, ie.Reason).Inc()
-		ae = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: ie.Msg, Err: errors.New(ie.Reason)}
+		ae = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: ie.Msg, Err: errors.New(ie.Reason),
+			reason: ie.Reason, scheme: ie.Scheme}
 	case intake.Malformed:
 		ae = &apiError{Status: http.StatusBadRequest, Code: "malformed", Message: ie.Msg}
 	case intake.Unprocessable:
@@ -212,6 +251,9 @@ func (s *Server) intakeError(c echo.Context, src *intake.Source, err error) erro
 	if retry != "" {
 		c.Response().Header().Set("Retry-After", retry)
 		s.count(src, "store_error")
+		if ie.Kind != intake.QueueFull {
+			s.storeDown.Failed("recording a webhook", ie.Err)
+		}
 	} else {
 		s.count(src, ae.Code)
 	}

@@ -37,6 +37,9 @@ func (downStore) Redial(context.Context, string, store.Redial) (*store.Event, er
 }
 func (downStore) Ping(context.Context) error  { return store.ErrUnavailable }
 func (downStore) Ready(context.Context) error { return store.ErrUnavailable }
+func (downStore) Lookup(context.Context, string) (*store.Event, error) {
+	return nil, store.ErrUnavailable
+}
 
 // closedRedis is a Redis store whose server is not listening.
 func closedRedis(t *testing.T) *store.Redis {

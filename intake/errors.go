@@ -26,6 +26,7 @@ type Error struct {
 	Kind   Kind
 	Msg    string
 	Reason string
+	Scheme string // Unauthorized: how the request was to prove itself
 	Err    error
 }
 
@@ -39,14 +40,16 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // adapterError turns an adapter's error into an *Error, never carrying a
-// secret: an AuthError says only which check failed.
-func adapterError(err error) error {
+// secret: an AuthError says only which check failed, and the scheme how.
+func adapterError(src *Source, req *crm.Request, err error) error {
 	var ae *crm.AuthError
 	switch {
 	case errors.As(err, &ae):
-		return &Error{Kind: Unauthorized, Msg: "authentication failed", Reason: ae.Reason, Err: errors.New(ae.Reason)}
+		return &Error{Kind: Unauthorized, Msg: "authentication failed", Reason: ae.Reason, Scheme: src.Adapter.Scheme(req),
+			Err: errors.New(ae.Reason)}
 	case errors.Is(err, crm.ErrUnauthenticated):
-		return &Error{Kind: Unauthorized, Msg: "authentication failed", Reason: "unauthenticated", Err: errors.New("unauthenticated")}
+		return &Error{Kind: Unauthorized, Msg: "authentication failed", Reason: "unauthenticated", Scheme: src.Adapter.Scheme(req),
+			Err: errors.New("unauthenticated")}
 	case errors.Is(err, crm.ErrMalformed):
 		return &Error{Kind: Malformed, Msg: err.Error(), Err: err}
 	case errors.Is(err, crm.ErrUnprocessable):

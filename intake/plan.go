@@ -33,6 +33,9 @@ type Planned struct {
 	Result     *mapping.Result
 	MapErr     *mapping.Error
 	Submission store.Submission
+	// Existing is the recorded event this one would duplicate (dry run
+	// only; nil when none, or not looked up).
+	Existing *store.Event
 }
 
 // Plan maps each event of a webhook and builds its record: queued, scheduled

@@ -20,6 +20,7 @@ import (
 // Store is what intake needs of the store.
 type Store interface {
 	Accept(ctx context.Context, subs []store.Submission) ([]store.Accepted, error)
+	Lookup(ctx context.Context, dedupKey string) (*store.Event, error)
 }
 
 // Pipeline receives webhooks for any source.
@@ -56,7 +57,7 @@ type Result struct {
 // unless dryRun, records them. A failure is an *Error.
 func (p *Pipeline) Receive(ctx context.Context, src *Source, req *crm.Request, dryRun bool) (*Result, error) {
 	if err := src.Adapter.Authenticate(req); err != nil {
-		return nil, adapterError(err)
+		return nil, adapterError(src, req, err)
 	}
 	return p.parseAndPlan(ctx, src, req, dryRun)
 }
@@ -70,13 +71,14 @@ func (p *Pipeline) Explain(ctx context.Context, src *Source, req *crm.Request) (
 func (p *Pipeline) parseAndPlan(ctx context.Context, src *Source, req *crm.Request, dryRun bool) (*Result, error) {
 	batch, err := src.Adapter.Parse(req)
 	if err != nil {
-		return nil, adapterError(err)
+		return nil, adapterError(src, req, err)
 	}
 	if batch.Ignored != "" {
 		return &Result{Ignored: batch.Ignored}, nil
 	}
 	res := &Result{Plans: src.plan(batch.Events, req.Now, p.dedup, dryRun)}
 	if dryRun {
+		p.lookup(ctx, res.Plans)
 		return res, nil
 	}
 	acc, err := p.accept(ctx, res.Plans)
@@ -88,6 +90,22 @@ func (p *Pipeline) parseAndPlan(ctx context.Context, src *Source, req *crm.Reque
 		res.Answers[i] = answerFor(a, res.Plans[i].Submission.Event)
 	}
 	return res, nil
+}
+
+// lookup notes, for a dry run, which planned events are already recorded
+// (a redelivery). Without a store (dialhook map), or when the store does
+// not answer, nothing is noted.
+func (p *Pipeline) lookup(ctx context.Context, plans []Planned) {
+	if p.store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.storeWait)
+	defer cancel()
+	for i := range plans {
+		if e, err := p.store.Lookup(ctx, plans[i].Submission.DedupKey); err == nil {
+			plans[i].Existing = e
+		}
+	}
 }
 
 // accept records the planned events, waiting at most storeWait.

@@ -27,6 +27,11 @@ type DryRunEvent struct {
 	Warnings   []string          `json:"warnings,omitempty"`
 	Errors     map[string]string `json:"errors,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
+	// DuplicateOf is the recorded event this delivery would duplicate
+	// (would_be "duplicate"); Supersedes the mapping rejection it would
+	// take over (it maps now).
+	DuplicateOf *DuplicateOf `json:"duplicate_of,omitempty"`
+	Supersedes  string       `json:"supersedes,omitempty"`
 }
 
 // NormalizedView shows a mapping.Event as JSON.
@@ -51,7 +56,15 @@ func View(src *Source, kind string, plans []Planned) DryRunView {
 		d := DryRunEvent{
 			Normalized: NormalizedView{Source: ev.Source, Kind: ev.Kind, DedupKey: ev.DedupKey, ObjectType: ev.ObjectType,
 				RecordID: ev.RecordID, Action: ev.Action, ReceivedAt: ev.ReceivedAt, Record: json.RawMessage(ev.Record)},
-			State: rec.State, DedupKey: p.Submission.DedupKey, DueAt: rec.DueAt, Reason: rec.Error,
+			State: rec.State, DedupKey: rec.DedupKey, DueAt: rec.DueAt, Reason: rec.Error,
+		}
+		if ex := p.Existing; ex != nil {
+			if ex.State == store.Rejected && ex.ErrorKind == MappingFailed && !(rec.State == store.Rejected && rec.ErrorKind == MappingFailed) {
+				d.Supersedes = ex.ID
+			} else {
+				d.State = "duplicate"
+				d.DuplicateOf = &DuplicateOf{EventID: ex.ID, State: string(ex.State), CallGUID: ex.CallGUID, ErrorKind: ex.ErrorKind}
+			}
 		}
 		if len(ev.Record) == 0 || !json.Valid(ev.Record) {
 			d.Normalized.Record = json.RawMessage("null")

@@ -225,6 +225,20 @@ func (m *Memory) Get(ctx context.Context, id string) (*Event, error) {
 	return nil, ErrNotFound
 }
 
+// Lookup implements Store.
+func (m *Memory) Lookup(ctx context.Context, dedupKey string) (*Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.held("dedup:" + dedupKey)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if e := m.get(c.id); e != nil {
+		return clone(&e.Event), nil
+	}
+	return &Event{ID: c.id, State: Ignored}, nil
+}
+
 // GetByGUID implements Store.
 func (m *Memory) GetByGUID(ctx context.Context, guid string) (*Event, error) {
 	m.mu.Lock()

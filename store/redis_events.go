@@ -155,6 +155,22 @@ func (r *Redis) Get(ctx context.Context, id string) (*Event, error) {
 	return decode(vals)
 }
 
+// Lookup implements Store.
+func (r *Redis) Lookup(ctx context.Context, dedupKey string) (*Event, error) {
+	id, err := r.rdb.Get(ctx, r.k.dedup(dedupKey)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, r.wrap(err)
+	}
+	e, err := r.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return &Event{ID: id, State: Ignored}, nil // the record expired, the claim lives on
+	}
+	return e, err
+}
+
 // GetByGUID implements Store.
 func (r *Redis) GetByGUID(ctx context.Context, guid string) (*Event, error) {
 	id, err := r.rdb.Get(ctx, r.k.guid(strings.ToLower(guid))).Result()

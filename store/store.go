@@ -240,6 +240,10 @@ type Store interface {
 	Accept(ctx context.Context, subs []Submission) ([]Accepted, error)
 	Get(ctx context.Context, id string) (*Event, error)
 	GetByGUID(ctx context.Context, guid string) (*Event, error)
+	// Lookup returns the event that holds the dedup claim key (a
+	// Submission's DedupKey), or ErrNotFound. It writes nothing: the dry
+	// run uses it to say what a delivery would duplicate.
+	Lookup(ctx context.Context, dedupKey string) (*Event, error)
 	// List returns events in state, newest first.
 	List(ctx context.Context, state State, limit int) ([]*Event, error)
 

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cli runs dialhook like main does and returns the exit code and what it
+// printed on stdout and stderr.
+func cli(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	var in *strings.Reader
+	if stdin != "" {
+		in = strings.NewReader(stdin)
+	}
+	var stdinReader interface{ Read([]byte) (int, error) }
+	if in != nil {
+		stdinReader = in
+	}
+	err := run(context.Background(), args, func(k string) string { return env[k] }, stdinReader, &out, &errOut)
+	return exitCode(err, &errOut), out.String(), errOut.String()
+}
+
+// The usage lists every command, flag and environment variable.
+func wantUsage(t *testing.T, where, text string) {
+	t.Helper()
+	for _, want := range []string{"serve", "check", "map", "secret", "version", "help", "--config", "--source", "--file",
+		"DIALHOOK_ADDR", "DIALHOOK_REDIS_URL", "DIALHOOK_ADMIN_TOKEN", "UCONTACT_TOKEN", "DIALHOOK_STORE_TIMEOUT"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s: usage lacks %q:\n%s", where, want, text)
+		}
+	}
+}
+
+func TestHelpExitsZeroWithUsage(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"serve", "-h"}, {"serve", "--help"}, {"map", "--help"},
+		{"check", "-h"}, {"version", "-h"}, {"secret", "--help"}} {
+		code, out, errOut := cli(t, nil, "", args...)
+		if code != 0 || errOut != "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+		wantUsage(t, strings.Join(args, " "), out)
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		if code, out, _ := cli(t, nil, "", args...); code != 0 || out != "dialhook dev\n" {
+			t.Errorf("%v: exit %d, %q", args, code, out)
+		}
+	}
+}
+
+func TestUnknownCommandOrFlagExitsTwo(t *testing.T) {
+	for _, args := range [][]string{{"nope"}, {"serve", "--bogus"}, {"check", "--nope=1"}, {"map", "extra-argument", "--source", "x"}, {"secret", "-x"}} {
+		code, out, errOut := cli(t, nil, "", args...)
+		if code != 2 || out != "" {
+			t.Errorf("%v: exit %d, stdout %q", args, code, out)
+		}
+		wantUsage(t, strings.Join(args, " "), errOut)
+	}
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "dialhook.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckCommand(t *testing.T) {
+	good := writeConfig(t, "sources:\n  hs:\n    kind: hubspot\n    secret: ${HS_SECRET}\n")
+	code, out, errOut := cli(t, map[string]string{"HS_SECRET": "s"}, "", "check", "--config", good)
+	if code != 0 || !strings.Contains(out, "configuration OK") || !strings.Contains(out, "/webhooks/hs") {
+		t.Fatalf("good config: exit %d\n%s%s", code, out, errOut)
+	}
+	bad := writeConfig(t, "workers: 0\nsources:\n  hs:\n    kind: hubspot\n")
+	code, out, errOut = cli(t, nil, "", "check", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, "workers") || !strings.Contains(errOut, "secret") || strings.Contains(out, "OK") {
+		t.Fatalf("bad config: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// map needs no credential and no admin or uContact setting, reads the
+// payload from a pipe or --file, and says what it waits for otherwise.
+func TestMapNeedsNoCredentials(t *testing.T) {
+	cfg := writeConfig(t, `admin_token: ${DIALHOOK_ADMIN_TOKEN}
+ucontact: {instance: acme, token: "${UCONTACT_TOKEN}"}
+defaults: {callerid: "59829001234", agent: "1001", phone: "1001", context: agentes, outqueue: "Ventas->"}
+phone: {default_region: UY}
+sources:
+  hubspot: {kind: hubspot, secret: "${HUBSPOT_CLIENT_SECRET}"}
+`)
+	body := `{"vid": 7, "properties": {"phone": {"value": "099 123 456"}}}`
+	code, out, errOut := cli(t, nil, body, "map", "--config", cfg, "--source", "hubspot")
+	if code != 0 || !strings.Contains(out, `"destination": "59899123456"`) || !strings.Contains(out, `"outqueue": "Ventas->"`) {
+		t.Fatalf("map from a pipe: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = cli(t, nil, "", "map", "--config", cfg, "--source", "hubspot")
+	if code != 2 || !strings.Contains(errOut, "--file") {
+		t.Fatalf("map without a payload: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestSecretCommand(t *testing.T) {
+	code, out, _ := cli(t, nil, "", "secret")
+	key, ok := strings.CutPrefix(strings.TrimSpace(out), "whsec_")
+	raw, err := base64.StdEncoding.DecodeString(key)
+	if code != 0 || !ok || err != nil || len(raw) != 32 {
+		t.Fatalf("secret = exit %d %q", code, out)
+	}
+	if _, again, _ := cli(t, nil, "", "secret"); again == out {
+		t.Fatal("two secrets are the same")
+	}
+}
+
+// healthcheck exits 0 against a ready dialhook and 1 when nothing answers.
+func TestHealthcheckCommand(t *testing.T) {
+	base, _ := startService(t, map[string]string{})
+	if code, out, errOut := cli(t, nil, "", "healthcheck", "--url", base+"/readyz"); code != 0 || out != "ready\n" {
+		t.Fatalf("healthcheck of a running dialhook: exit %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, nil, "", "healthcheck", "--url", "http://"+freePort(t)+"/readyz"); code != 1 || errOut == "" {
+		t.Fatalf("healthcheck of nothing: exit %d %q", code, errOut)
+	}
+}

@@ -1,0 +1,80 @@
+package handlers_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// webhookLine is the log line of the webhook whose outcome is outcome.
+func (e *env) webhookLine(outcome string) (zapcore.Level, map[string]any) {
+	e.t.Helper()
+	for _, l := range e.logs.FilterMessage("webhook").All() {
+		if f := l.ContextMap(); f["outcome"] == outcome {
+			return l.Level, f
+		}
+	}
+	e.t.Fatalf("no webhook line with outcome %s in\n%s", outcome, e.logText())
+	return 0, nil
+}
+
+// Every non-success says why, at WARN; a waited webhook logs what the wait
+// saw.
+func TestWebhookLogsExplain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	wantError(t, e.do(postReq("/webhooks/generic", []byte(`{"event_id":"lx-1","owner":"ana@example.com"}`))), http.StatusUnprocessableEntity, "mapping_failed")
+	lvl, f := e.webhookLine("rejected")
+	if lvl != zapcore.WarnLevel || !strings.Contains(f["reason"].(string), "destination") || f["fields"] == nil {
+		t.Errorf("mapping rejection: %s %v", lvl, f)
+	}
+
+	r := e.do(postReq("/webhooks/generic", []byte(`{"event_id":"lx-2","destination":`)))
+	ed := wantError(t, r, http.StatusBadRequest, "malformed")
+	if !strings.Contains(ed["message"].(string), "at byte 33") {
+		t.Errorf("truncated JSON: %v", ed["message"])
+	}
+	if lvl, f = e.webhookLine("malformed"); lvl != zapcore.WarnLevel || !strings.Contains(f["reason"].(string), "at byte 33") {
+		t.Errorf("malformed line: %s %v", lvl, f)
+	}
+
+	wantError(t, e.do(postReq("/webhooks/flow", genericLead("lx-3", "099 123 456"), "X-Dialhook-Token", "wrong")), http.StatusUnauthorized, "unauthorized")
+	if lvl, f = e.webhookLine("unauthorized"); lvl != zapcore.WarnLevel || f["reason"] != "bad token" || !strings.Contains(f["scheme"].(string), "token") {
+		t.Errorf("401 line: %s %v", lvl, f)
+	}
+
+	wantStatus(t, e.do(postReq("/webhooks/generic?wait=5s", genericLead("lx-4", "099 123 456"))), http.StatusOK, "placed")
+	if lvl, f = e.webhookLine("placed"); lvl != zapcore.InfoLevel || f["status"] != int64(200) {
+		t.Errorf("waited line: %s %v", lvl, f)
+	}
+	noSecrets(t, "the log", e.logText())
+}
+
+// Answers are JSON as users read them: "Ventas->", not "Ventas-\u003e".
+func TestJSONNotHTMLEscaped(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.do(postReq("/webhooks/generic?wait=5s", genericLead("esc-1", "099 123 456")))
+	if !strings.Contains(string(r.Body), `"outqueue":"Ventas->"`) || strings.Contains(string(r.Body), `\u003e`) {
+		t.Errorf("answer escapes HTML: %s", r.Body)
+	}
+}
+
+// The dry run shows the dedup key as the record keeps it, and says when a
+// delivery would be a duplicate, of which event.
+func TestDryRunSaysDuplicate(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	body := genericLead("dd-1", "099 123 456")
+	dr := e.do(loopback(postReq("/webhooks/generic?dry_run=true", body)))
+	if !strings.Contains(string(dr.Body), `"dedup_key":"dd-1"`) || !strings.Contains(string(dr.Body), `"would_be":"queued"`) {
+		t.Fatalf("dry run of a new event = %s", dr.Body)
+	}
+	m := wantStatus(t, e.do(postReq("/webhooks/generic", body)), http.StatusAccepted, "queued")
+	if rec := e.event(m["event_id"].(string)); rec["dedup_key"] != "dd-1" {
+		t.Errorf("record dedup_key = %v", rec["dedup_key"])
+	}
+	dr = e.do(loopback(postReq("/webhooks/generic?dry_run=true", body)))
+	if !strings.Contains(string(dr.Body), `"would_be":"duplicate"`) || !strings.Contains(string(dr.Body), `"event_id":"`+m["event_id"].(string)+`"`) {
+		t.Fatalf("dry run of a redelivery = %s", dr.Body)
+	}
+}

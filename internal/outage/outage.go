@@ -1,0 +1,83 @@
+// Package outage tracks whether a dependency (the store) is failing, so
+// that its callers back off together and the log says so once when it
+// starts, at most once a minute while it lasts (with a count), and once
+// when it is back — not once per caller per retry.
+package outage
+
+import (
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Tracker tracks one dependency's outages. Its zero value is not usable:
+// use New.
+type Tracker struct {
+	log   *zap.Logger
+	name  string
+	mu    sync.Mutex
+	since time.Time // zero: the store works
+	what  string    // what was being done when it started failing
+	last  time.Time // last log line about it
+	count int       // failures since last
+	pause time.Duration
+}
+
+// New returns a Tracker that logs to log about name ("store").
+func New(log *zap.Logger, name string) *Tracker { return &Tracker{log: log, name: name} }
+
+const (
+	outagePauseMin = 100 * time.Millisecond
+	outagePauseMax = 5 * time.Second
+	outageLogEvery = time.Minute
+)
+
+// Failed notes a failure while doing what, and returns how long the caller
+// should wait before trying again.
+func (o *Tracker) Failed(what string, err error) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	o.count++
+	switch {
+	case o.since.IsZero():
+		o.since, o.last, o.count, o.pause, o.what = now, now, 0, outagePauseMin, what
+		o.log.Error(o.name+" unavailable: callers pause and retry with backoff", zap.String("during", what), zap.Error(err))
+	case now.Sub(o.last) >= outageLogEvery:
+		o.log.Error(o.name+" still unavailable", zap.String("during", what), zap.Error(err),
+			zap.Duration("for", now.Sub(o.since)), zap.Int("failures", o.count))
+		o.last, o.count = now, 0
+		o.pause = min(2*o.pause, outagePauseMax)
+	default:
+		o.pause = min(2*o.pause, outagePauseMax)
+	}
+	return o.pause
+}
+
+// OK notes that the dependency answered a write: it works again.
+func (o *Tracker) OK() { o.Answered("") }
+
+// Answered notes that the dependency answered while doing what; it ends an
+// outage only if that began while doing the same (a read answered ends
+// no outage that writes caused: Redis out of memory still reads).
+func (o *Tracker) Answered(what string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() || (what != "" && what != o.what) {
+		return
+	}
+	o.log.Info(o.name+" is back", zap.Duration("after", time.Since(o.since)))
+	o.since, o.count = time.Time{}, 0
+}
+
+// Wait is how long a caller should pause before using the dependency:
+// zero while it works.
+func (o *Tracker) Wait() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return 0
+	}
+	return o.pause
+}
