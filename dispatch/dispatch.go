@@ -44,8 +44,9 @@ type Enricher interface {
 
 // Queue is what the dispatcher needs of the store.
 type Queue interface {
-	Next(ctx context.Context, consumer string, block time.Duration) ([]store.Delivery, error)
-	Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]store.Delivery, error)
+	Shards() int
+	Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]store.Delivery, error)
+	Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]store.Delivery, error)
 	Begin(ctx context.Context, d store.Delivery, hold time.Duration, now time.Time) (*store.Event, store.BeginResult, error)
 	Finish(ctx context.Context, d store.Delivery, ev *store.Event, out store.Outcome, now time.Time) (*store.Event, error)
 	Enriched(ctx context.Context, d store.Delivery, ev *store.Event, out store.Enrichment, now time.Time) (*store.Event, error)
@@ -136,12 +137,12 @@ func New(q Queue, dialer Dialer, log *zap.Logger, m *metrics.Metrics, o Options)
 // by the number of workers.
 func (d *Dispatcher) Run(ctx, dialCtx context.Context) {
 	var wg, calls sync.WaitGroup
-	for i := 0; i < d.o.Workers; i++ {
+	for i, shards := range readerShards(d.o.Workers, d.q.Shards()) {
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
-			d.work(ctx, dialCtx, fmt.Sprintf("%s-%d", d.o.Consumer, i), &calls)
-		}(i)
+			d.work(ctx, dialCtx, fmt.Sprintf("%s-%d", d.o.Consumer, i), shards, &calls)
+		}()
 	}
 	wg.Add(1)
 	go func() {
@@ -152,10 +153,40 @@ func (d *Dispatcher) Run(ctx, dialCtx context.Context) {
 	calls.Wait()
 }
 
-// work is one worker's loop. It takes a slot before reading an entry, so
-// that no entry waits in this process for a slot after being read.
-func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, calls *sync.WaitGroup) {
-	for ctx.Err() == nil {
+// readerShards assigns the store's shards to workers readers: each reads
+// the shards i, i+workers, …; with more readers than shards, several read
+// one shard.
+func readerShards(workers, shards int) [][]int {
+	out := make([][]int, workers)
+	for i := range out {
+		if workers >= shards {
+			out[i] = []int{i % shards}
+			continue
+		}
+		for s := i; s < shards; s += workers {
+			out[i] = append(out[i], s)
+		}
+	}
+	return out
+}
+
+// readBlock is how long a worker waits on one queue for an entry: the
+// whole 2s when it reads one queue, else a fifth of a second per queue, so
+// that an entry in any of its queues is picked up soon.
+func readBlock(queues int) time.Duration {
+	if queues == 1 {
+		return 2 * time.Second
+	}
+	return 200 * time.Millisecond
+}
+
+// work is one worker's loop over its shards' queues. It takes a slot
+// before reading an entry, so that no entry waits in this process for a
+// slot after being read.
+func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, shards []int, calls *sync.WaitGroup) {
+	block := readBlock(len(shards))
+	for turn := 0; ctx.Err() == nil; turn++ {
+		shard := shards[turn%len(shards)]
 		if pause := d.down.Wait(); pause > 0 {
 			// The store is failing: do not take entries it cannot record.
 			sleep(ctx, pause)
@@ -165,7 +196,7 @@ func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, calls *
 		case <-ctx.Done():
 			return
 		}
-		ds, err := d.q.Next(ctx, consumer, 2*time.Second)
+		ds, err := d.q.Next(ctx, consumer, shard, block)
 		if err != nil || len(ds) == 0 {
 			<-d.sem
 			if err == nil {
@@ -208,15 +239,17 @@ func (d *Dispatcher) housekeep(ctx, dialCtx context.Context) {
 			continue
 		}
 		lastReclaim = time.Now()
-		ds, err := d.q.Reclaim(ctx, d.o.Consumer+"-reclaim", d.o.ClaimIdle)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Warn("reclaim", zap.Error(err))
+		for shard := range d.q.Shards() {
+			ds, err := d.q.Reclaim(ctx, d.o.Consumer+"-reclaim", shard, d.o.ClaimIdle)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn("reclaim", zap.Int("shard", shard), zap.Error(err))
+				}
+				break
 			}
-			continue
-		}
-		for _, dl := range ds {
-			d.Handle(dialCtx, dl)
+			for _, dl := range ds {
+				d.Handle(dialCtx, dl)
+			}
 		}
 	}
 }

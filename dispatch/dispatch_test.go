@@ -150,18 +150,18 @@ type crashable struct {
 
 var errKilled = errors.New("the process was killed")
 
-func (c *crashable) Next(ctx context.Context, consumer string, block time.Duration) ([]store.Delivery, error) {
+func (c *crashable) Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]store.Delivery, error) {
 	if c.dead.Load() {
 		return nil, errKilled
 	}
-	return c.Queue.Next(ctx, consumer, block)
+	return c.Queue.Next(ctx, consumer, shard, block)
 }
 
-func (c *crashable) Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]store.Delivery, error) {
+func (c *crashable) Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]store.Delivery, error) {
 	if c.dead.Load() {
 		return nil, errKilled
 	}
-	return c.Queue.Reclaim(ctx, consumer, idle)
+	return c.Queue.Reclaim(ctx, consumer, shard, idle)
 }
 
 func (c *crashable) Begin(ctx context.Context, d store.Delivery, hold time.Duration, now time.Time) (*store.Event, store.BeginResult, error) {

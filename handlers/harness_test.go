@@ -210,7 +210,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.store = o.store
 	case o.redis:
 		ctx := context.Background()
-		rs, err := store.OpenRedis(ctx, testredis.URL(t), store.RedisOptions{Namespace: testredis.Namespace(t), QueueMax: o.queueMax})
+		// One shard: settle() relies on the queue being served in order.
+		rs, err := store.OpenRedis(ctx, testredis.URL(t), store.RedisOptions{Namespace: testredis.Namespace(t), QueueMax: o.queueMax, Shards: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

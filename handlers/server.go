@@ -25,7 +25,8 @@ type Store interface {
 	Get(ctx context.Context, id string) (*store.Event, error)
 	GetByGUID(ctx context.Context, guid string) (*store.Event, error)
 	Lookup(ctx context.Context, dedupKey string) (*store.Event, error)
-	List(ctx context.Context, state store.State, limit int) ([]*store.Event, error)
+	List(ctx context.Context, q store.ListQuery) (store.Page, error)
+	NewEventID(dedupKey string) string
 	Redial(ctx context.Context, id string, r store.Redial) (*store.Event, error)
 	Ready(ctx context.Context) error
 }
@@ -218,14 +219,21 @@ func (s *Server) listEvents(c echo.Context) error {
 		}
 		limit = n
 	}
-	evs, err := s.store.List(c.Request().Context(), state, limit)
+	page, err := s.store.List(c.Request().Context(), store.ListQuery{State: state, Limit: limit, Cursor: c.QueryParam("cursor")})
+	if errors.Is(err, store.ErrBadCursor) {
+		return newError(http.StatusBadRequest, "bad_cursor", "cursor must be the next_cursor of a previous page")
+	}
 	if err != nil {
 		return storeError(err, "events")
 	}
-	if evs == nil {
-		evs = []*store.Event{}
+	if page.Events == nil {
+		page.Events = []*store.Event{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"state": state, "events": evs})
+	ans := map[string]any{"state": state, "events": page.Events}
+	if page.Next != "" {
+		ans["next_cursor"] = page.Next
+	}
+	return c.JSON(http.StatusOK, ans)
 }
 
 func (s *Server) redial(c echo.Context) error {

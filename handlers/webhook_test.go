@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"net"
 	"net/http"
 	"strings"
@@ -29,9 +30,10 @@ func (downStore) Get(context.Context, string) (*store.Event, error) { return nil
 func (downStore) GetByGUID(context.Context, string) (*store.Event, error) {
 	return nil, store.ErrUnavailable
 }
-func (downStore) List(context.Context, store.State, int) ([]*store.Event, error) {
-	return nil, store.ErrUnavailable
+func (downStore) List(context.Context, store.ListQuery) (store.Page, error) {
+	return store.Page{}, store.ErrUnavailable
 }
+func (downStore) NewEventID(string) string { return uuid.NewString() }
 func (downStore) Redial(context.Context, string, store.Redial) (*store.Event, error) {
 	return nil, store.ErrUnavailable
 }

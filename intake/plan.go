@@ -42,15 +42,18 @@ type Planned struct {
 // for the call window, expired, rejected (mapping failed) or ignored (the
 // source's `when` did not match). It does no I/O.
 func (src *Source) Plan(events []mapping.Event, now time.Time, dedupTTL time.Duration) []Planned {
-	return src.plan(events, now, dedupTTL, true)
+	return src.plan(events, now, dedupTTL, true, func(string) string { return uuid.NewString() })
 }
 
 // plan is Plan; without trail the mapping Decisions are not built (the
 // webhook path, which never shows them) and Result.Decisions is nil.
-func (src *Source) plan(events []mapping.Event, now time.Time, dedupTTL time.Duration, trail bool) []Planned {
+// newID gives a new event its id from its dedup key (the store's shard).
+func (src *Source) plan(events []mapping.Event, now time.Time, dedupTTL time.Duration, trail bool, newID func(string) string) []Planned {
 	out := make([]Planned, len(events))
 	for i := range events {
 		out[i] = src.planOne(&events[i], now, dedupTTL, trail)
+		sub := &out[i].Submission
+		sub.Event.ID = newID(sub.DedupKey)
 	}
 	return out
 }
@@ -58,7 +61,7 @@ func (src *Source) plan(events []mapping.Event, now time.Time, dedupTTL time.Dur
 func (src *Source) planOne(ev *mapping.Event, now time.Time, dedupTTL time.Duration, trail bool) Planned {
 	p := Planned{Event: *ev}
 	rec := &store.Event{
-		ID: uuid.NewString(), Source: src.Name, Kind: ev.Kind, ReceivedAt: now.UTC(), UpdatedAt: now.UTC(),
+		Source: src.Name, Kind: ev.Kind, ReceivedAt: now.UTC(), UpdatedAt: now.UTC(),
 		ObjectType: ev.ObjectType, RecordID: ev.RecordID, State: store.Queued,
 	}
 	var res *mapping.Result

@@ -13,12 +13,15 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"dialhook/crm"
 	"dialhook/store"
 )
 
 // Store is what intake needs of the store.
 type Store interface {
+	NewEventID(dedupKey string) string
 	Accept(ctx context.Context, subs []store.Submission) ([]store.Accepted, error)
 	Lookup(ctx context.Context, dedupKey string) (*store.Event, error)
 }
@@ -76,7 +79,7 @@ func (p *Pipeline) parseAndPlan(ctx context.Context, src *Source, req *crm.Reque
 	if batch.Ignored != "" {
 		return &Result{Ignored: batch.Ignored}, nil
 	}
-	res := &Result{Plans: src.plan(batch.Events, req.Now, p.dedup, dryRun)}
+	res := &Result{Plans: src.plan(batch.Events, req.Now, p.dedup, dryRun, p.newID)}
 	if dryRun {
 		p.lookup(ctx, res.Plans)
 		return res, nil
@@ -90,6 +93,15 @@ func (p *Pipeline) parseAndPlan(ctx context.Context, src *Source, req *crm.Reque
 		res.Answers[i] = answerFor(a, res.Plans[i].Submission.Event)
 	}
 	return res, nil
+}
+
+// newID is the store's id for a new event with this dedup key (a random
+// UUID without a store).
+func (p *Pipeline) newID(dedupKey string) string {
+	if p.store == nil {
+		return uuid.NewString()
+	}
+	return p.store.NewEventID(dedupKey)
 }
 
 // lookup notes, for a dry run, which planned events are already recorded

@@ -42,8 +42,9 @@ func TestRedisStallNoDoubleRun(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			e := newEvent("a")
-			events[i] = e.ID
+			e.ID = s.NewEventID("generic:stall-" + e.ID)
 			start := time.Now()
+			events[i] = e.ID
 			acc, err := s.Accept(ctx, []store.Submission{sub(e, "generic:stall-"+e.ID)})
 			took[i], errs[i] = time.Since(start), err
 			if err == nil && acc[0].Duplicate {

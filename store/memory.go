@@ -2,7 +2,9 @@ package store
 
 import (
 	"container/list"
+
 	"context"
+	"github.com/google/uuid"
 	"sort"
 	"strconv"
 	"strings"
@@ -251,26 +253,38 @@ func (m *Memory) GetByGUID(ctx context.Context, guid string) (*Event, error) {
 }
 
 // List implements Store.
-func (m *Memory) List(ctx context.Context, state State, limit int) ([]*Event, error) {
+func (m *Memory) List(ctx context.Context, q ListQuery) (Page, error) {
+	c, err := parseCursor(q.Cursor)
+	if err != nil {
+		return Page{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*Event
 	for id := range m.events {
-		if e := m.get(id); e != nil && e.State == state {
+		if e := m.get(id); e != nil && e.State == q.State && c.before(ms(e.ReceivedAt), e.ID) {
 			out = append(out, clone(&e.Event))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].ReceivedAt.Equal(out[j].ReceivedAt) {
-			return out[i].ReceivedAt.After(out[j].ReceivedAt)
+		if a, b := ms(out[i].ReceivedAt), ms(out[j].ReceivedAt); a != b {
+			return a > b
 		}
 		return out[i].ID > out[j].ID
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	if len(out) <= q.Limit {
+		return Page{Events: out}, nil
 	}
-	return out, nil
+	out = out[:q.Limit]
+	last := out[len(out)-1]
+	return Page{Events: out, Next: cursor{ms: ms(last.ReceivedAt), id: last.ID}.String()}, nil
 }
+
+// NewEventID implements Store.
+func (m *Memory) NewEventID(string) string { return uuid.NewString() }
+
+// Shards implements Store: one queue.
+func (m *Memory) Shards() int { return 1 }
 
 // Stats implements Store.
 func (m *Memory) Stats(ctx context.Context, now time.Time) (Stats, error) {

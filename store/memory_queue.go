@@ -6,24 +6,29 @@ import (
 )
 
 // Next implements Store.
-func (m *Memory) Next(ctx context.Context, consumer string, block time.Duration) ([]Delivery, error) {
-	t := time.NewTimer(block)
-	defer t.Stop()
+func (m *Memory) Next(ctx context.Context, consumer string, _ int, block time.Duration) ([]Delivery, error) {
+	var d Delivery
 	select {
-	case d := <-m.queue:
-		m.mu.Lock()
-		m.pending[d.Ref] = pending{d: d, consumer: consumer, since: m.now()}
-		m.mu.Unlock()
-		return []Delivery{d}, nil
-	case <-t.C:
-		return nil, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case d = <-m.queue:
+	default:
+		t := time.NewTimer(max(block, 0))
+		defer t.Stop()
+		select {
+		case d = <-m.queue:
+		case <-t.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	m.mu.Lock()
+	m.pending[d.Ref] = pending{d: d, consumer: consumer, since: m.now()}
+	m.mu.Unlock()
+	return []Delivery{d}, nil
 }
 
 // Reclaim implements Store.
-func (m *Memory) Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]Delivery, error) {
+func (m *Memory) Reclaim(ctx context.Context, consumer string, _ int, idle time.Duration) ([]Delivery, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Delivery

@@ -105,13 +105,15 @@ func TestRedialRule(t *testing.T) {
 func TestAcceptIdempotentByID(t *testing.T) {
 	eachStore(t, 100, func(t *testing.T, s store.Store) {
 		e := newEvent("a1")
+		e.ID = s.NewEventID("generic:same")
 		for i := 0; i < 2; i++ {
-			if a := accept1(t, s, sub(e, "generic:same")); a.Duplicate || a.Event.ID != e.ID || a.Event.State != store.Queued {
-				t.Fatalf("accept %d = dup %v %+v", i, a.Duplicate, a.Event)
+			acc, err := s.Accept(context.Background(), []store.Submission{sub(e, "generic:same")})
+			if a := acc[0]; err != nil || a.Duplicate || a.Event.ID != e.ID || a.Event.State != store.Queued {
+				t.Fatalf("accept %d = dup %v %+v %v", i, a.Duplicate, a.Event, err)
 			}
 		}
 		next1(t, s)
-		if ds, err := s.Next(context.Background(), "c1", 50*time.Millisecond); err != nil || len(ds) != 0 {
+		if ds, err := nextAny(context.Background(), s, "c1", 50*time.Millisecond); err != nil || len(ds) != 0 {
 			t.Fatalf("second queue entry: %v %v", ds, err)
 		}
 	})

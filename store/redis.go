@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,15 +18,18 @@ import (
 )
 
 // Redis is the production store: one Redis, Sentinel or Cluster. Its files:
-// redis_keys.go (every key name), redis_scripts.go (every script, with its
-// KEYS, ARGV and answer), redis_batch.go (the pipeline batcher),
-// redis_events.go (accept and the read paths), redis_queue.go (the
-// dispatcher's steps), redis_health.go (readiness and set-up warnings).
+// redis_keys.go (every key name and the sharding), redis_scripts.go (every
+// script, with its KEYS, ARGV and answer), redis_batch.go (the pipeline
+// batcher and replicated acknowledgements), redis_events.go (accept and the
+// read paths), redis_queue.go (the dispatcher's steps), redis_health.go
+// (readiness, set-up warnings, the layout check).
 type Redis struct {
-	rdb       redis.UniversalClient
-	k         keys
-	retention time.Duration
-	queueMax  int
+	rdb        redis.UniversalClient
+	k          keys
+	retention  time.Duration
+	queueMax   int
+	replicated bool          // durability: replicated
+	waitFor    time.Duration // how long WAIT waits for a replica
 
 	// The batcher: see batchLoop.
 	batchq    chan *batchCall
@@ -33,24 +37,49 @@ type Redis struct {
 	closeOnce sync.Once
 	loops     sync.WaitGroup
 
-	lastOOM atomic.Int64 // unix ns of the last OOM answer (for Ready)
+	lastOOM  atomic.Int64 // unix ns of the last OOM answer (for Ready)
+	lastTrim atomic.Int64 // unix ns of the last trim (see Promote)
+	depth    queueDepth   // the queues' length, sampled (for queue_max)
 }
 
 var _ Store = (*Redis)(nil)
+
+// Durability says when an accepted event (and a call about to be dialed)
+// counts as recorded.
+type Durability string
+
+// The durabilities.
+const (
+	// Local: once the master has it in memory (and, with appendfsync
+	// always, on its disk). A failover right after can lose it.
+	Local Durability = "local"
+	// Replicated: once at least one replica has it too (WAIT 1): a
+	// failover to that replica keeps it.
+	Replicated Durability = "replicated"
+)
+
+// DefaultShards is how many shards events are spread over by default.
+const DefaultShards = 16
 
 // RedisOptions tune the Redis store.
 type RedisOptions struct {
 	Retention time.Duration // how long records live (default 30 days)
 	QueueMax  int           // backlog above which Accept answers ErrQueueFull (default 100000)
 	Namespace string        // key prefix (default "dialhook"); deployments sharing a Redis use their own
+	// Shards is how many shards events are spread over (default 16, at most
+	// 256). It is fixed for the life of a deployment: VerifyLayout refuses
+	// another number than the one the store was set up with.
+	Shards int
+	// Durability is Local (default) or Replicated.
+	Durability Durability
 	// Timeout bounds each command's network wait (dial, read, write) when
 	// OpenRedis builds the client (default 2s): a stalled Redis makes a
-	// webhook answer 503 within about this long.
+	// webhook answer 503 within about this long. WAIT waits half of it.
 	Timeout time.Duration
 }
 
 // OpenRedis connects to the Redis named by url (see redisurl.Parse) and
-// prepares the queue. It does not fail when Redis is down: Ping tells.
+// prepares the queues. It does not fail when Redis is down: Ping tells.
 func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) {
 	u, err := redisurl.Parse(url)
 	if err != nil {
@@ -70,6 +99,10 @@ func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) 
 		c := u.Cluster
 		c.PoolSize, c.MinIdleConns = 64, 4
 		c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.MaxRetries = o.Timeout, o.Timeout, o.Timeout, -1
+		// A MOVED or ASK answer (a slot that moved, a replica promoted) is
+		// followed, and the slot map reloaded: that is not a retry of a
+		// command that may have run.
+		c.MaxRedirects = 8
 	case redisurl.Sentinel:
 		f := u.Failover
 		f.PoolSize, f.MinIdleConns = 64, 4
@@ -93,9 +126,26 @@ func NewRedis(ctx context.Context, rdb redis.UniversalClient, o RedisOptions) (*
 	if o.Namespace == "" {
 		o.Namespace = "dialhook"
 	}
-	r := &Redis{rdb: rdb, k: newKeys(o.Namespace), retention: o.Retention, queueMax: o.QueueMax,
+	if o.Shards <= 0 {
+		o.Shards = DefaultShards
+	}
+	if o.Shards > maxShards {
+		return nil, fmt.Errorf("store: shards %d: at most %d", o.Shards, maxShards)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	switch o.Durability {
+	case "", Local, Replicated:
+	default:
+		return nil, fmt.Errorf("store: durability %q: want local or replicated", o.Durability)
+	}
+	r := &Redis{rdb: rdb, k: newKeys(o.Namespace, o.Shards), retention: o.Retention, queueMax: o.QueueMax,
+		replicated: o.Durability == Replicated, waitFor: o.Timeout / 2,
 		batchq: make(chan *batchCall), quit: make(chan struct{})}
-	_ = r.ensureGroup(ctx) // retried by Next when Redis is down now
+	for s := range o.Shards {
+		_ = r.ensureGroup(ctx, s) // retried by Next when Redis is down now
+	}
 	// Loaded again on NOSCRIPT (Redis restarted or flushed its scripts).
 	_ = loadScripts(ctx, rdb)
 	r.loops.Add(1)
@@ -103,8 +153,14 @@ func NewRedis(ctx context.Context, rdb redis.UniversalClient, o RedisOptions) (*
 	return r, nil
 }
 
-func (r *Redis) ensureGroup(ctx context.Context) error {
-	err := r.rdb.XGroupCreateMkStream(ctx, r.k.queue(), group, "0").Err()
+// Shards implements Store.
+func (r *Redis) Shards() int { return len(r.k.shards) }
+
+// NewEventID implements Store: a random id naming the dedup key's shard.
+func (r *Redis) NewEventID(dedupKey string) string { return newID(r.k.shardOf(dedupKey)) }
+
+func (r *Redis) ensureGroup(ctx context.Context, shard int) error {
+	err := r.rdb.XGroupCreateMkStream(ctx, r.k.shards[shard].queue(), group, "0").Err()
 	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
 		return r.wrap(err)
 	}
@@ -135,12 +191,13 @@ func (r *Redis) wrap(err error) error {
 // ErrFull, and as ErrUnavailable every failure after which the same command
 // may work later: no connection or a lost one, a timeout, Redis loading
 // its data, a replica that is read-only or a cluster that is reconfiguring
-// (a failover in progress), or a script Redis lost (NOSCRIPT: it did not
-// run). It uses go-redis' own error helpers, never the message text.
+// (a failover in progress), a script Redis lost (NOSCRIPT: it did not run),
+// or a write no replica acknowledged in time. It uses go-redis' own error
+// helpers, never the message text.
 func classify(err error) error {
 	var ne net.Error
 	switch {
-	case err == nil || errors.Is(err, redis.Nil):
+	case err == nil || errors.Is(err, redis.Nil) || errors.Is(err, ErrUnavailable):
 		return err
 	case redis.IsOOMError(err):
 		return fmt.Errorf("%w: %w", ErrFull, err)
@@ -149,7 +206,7 @@ func classify(err error) error {
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), redis.IsLoadingError(err), redis.IsReadOnlyError(err),
 		redis.IsClusterDownError(err), redis.IsTryAgainError(err), redis.IsMasterDownError(err),
-		redis.HasErrorPrefix(err, "NOSCRIPT"):
+		redis.IsNoReplicasError(err), redis.HasErrorPrefix(err, "NOSCRIPT"):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return fmt.Errorf("store: redis: %w", err)
@@ -157,13 +214,7 @@ func classify(err error) error {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// flag is a boolean hash field as the scripts read it: "1" or "".
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return ""
-}
+func msString(t time.Time) string { return strconv.FormatInt(ms(t), 10) }
 
 // clientLogger adapts a function to go-redis' logger.
 type clientLogger func(detail string)
@@ -175,3 +226,37 @@ func (l clientLogger) Printf(_ context.Context, format string, v ...any) {
 // LogClient routes what go-redis itself reports (reconnect attempts) to log.
 // go-redis keeps one logger for the whole process: the last call wins.
 func LogClient(log func(detail string)) { redis.SetLogger(clientLogger(log)) }
+
+// queueDepth is the queues' length as this replica knows it: the accept
+// script does not count the queue (it is not one event's key), so
+// queue_max is checked against a sample taken at most once a second, plus
+// the events this replica queued since; near the limit the sample is
+// taken again at once, so one replica never overshoots it.
+type queueDepth struct {
+	mu    sync.Mutex
+	n     int64     // the sample
+	since int64     // events queued here after it
+	at    time.Time // when it was taken
+}
+
+// queueFull reports whether the queues hold queue_max entries or more.
+func (r *Redis) queueFull(ctx context.Context) (bool, error) {
+	d := &r.depth
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if time.Since(d.at) > time.Second || d.n+d.since >= int64(r.queueMax) {
+		n, err := r.depthNow(ctx)
+		if err != nil {
+			return false, err
+		}
+		d.n, d.since, d.at = n, 0, time.Now()
+	}
+	return d.n+d.since >= int64(r.queueMax), nil
+}
+
+// queued notes n events this replica queued.
+func (r *Redis) queued(n int) {
+	r.depth.mu.Lock()
+	r.depth.since += int64(n)
+	r.depth.mu.Unlock()
+}

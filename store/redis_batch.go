@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -16,11 +17,13 @@ import (
 // maxBatch bounds the commands the batcher sends in one pipeline.
 const maxBatch = 128
 
-// batchCall is one caller waiting for the batcher.
+// batchCall is one caller waiting for the batcher. durable: its writes
+// count only once a replica has them (durability replicated).
 type batchCall struct {
-	ctx  context.Context
-	cmds []*redis.Cmd
-	done chan error // buffered: the batcher never waits for the caller
+	ctx     context.Context
+	cmds    []*redis.Cmd
+	durable bool
+	done    chan error // buffered: the batcher never waits for the caller
 }
 
 var errClosed = fmt.Errorf("%w: store closed", ErrUnavailable)
@@ -63,7 +66,19 @@ func withOptional(keys []string, optional ...string) ([]string, []any) {
 // ends first, the commands may still run: the caller answers an error, the
 // sender retries, and a recorded event becomes a duplicate.
 func (r *Redis) send(ctx context.Context, cmds ...*redis.Cmd) error {
-	c := &batchCall{ctx: ctx, cmds: cmds, done: make(chan error, 1)}
+	return r.sendCall(ctx, false, cmds)
+}
+
+// sendDurable is send for writes that must reach a replica before they
+// count (durability replicated: accept, and begin before a call): the
+// batch is followed by WAIT on the same connection, and when no replica
+// acknowledged it in time every command answers ErrNotReplicated.
+func (r *Redis) sendDurable(ctx context.Context, cmds ...*redis.Cmd) error {
+	return r.sendCall(ctx, r.replicated, cmds)
+}
+
+func (r *Redis) sendCall(ctx context.Context, durable bool, cmds []*redis.Cmd) error {
+	c := &batchCall{ctx: ctx, cmds: cmds, durable: durable, done: make(chan error, 1)}
 	select {
 	case r.batchq <- c:
 	case <-r.quit:
@@ -106,31 +121,55 @@ func (r *Redis) batchLoop() {
 	}
 }
 
-// runBatch sends the commands of calls in one pipeline and answers each
-// call. A caller whose context is over before the batch is sent is left out.
-// The pipeline itself runs without any one caller's context, so that one
-// cancelled request does not fail the others.
+// runBatch sends the commands of calls in pipelines and answers each call.
+// A caller whose context is over before the batch is sent is left out. The
+// pipelines run without any one caller's context, so that one cancelled
+// request does not fail the others.
 func (r *Redis) runBatch(calls []*batchCall) {
 	live := calls[:0:0]
-	var cmds []*redis.Cmd
+	var cmds, durable []*redis.Cmd
 	for _, c := range calls {
 		if err := c.ctx.Err(); err != nil {
 			c.done <- r.wrap(err)
 			continue
 		}
 		live = append(live, c)
-		cmds = append(cmds, c.cmds...)
-	}
-	if len(cmds) == 0 {
-		return
+		if c.durable {
+			durable = append(durable, c.cmds...)
+		} else {
+			cmds = append(cmds, c.cmds...)
+		}
 	}
 	ctx := context.Background()
+	if len(cmds) > 0 {
+		r.pipeline(ctx, r.rdb, cmds, false)
+	}
+	if len(durable) > 0 {
+		r.runDurable(ctx, durable)
+	}
+	for _, c := range live {
+		c.done <- nil
+	}
+}
+
+// pipeline sends cmds through one pipeline of p (with WAIT after them when
+// wait), loading the scripts again and resending on NOSCRIPT (the commands
+// did not run).
+func (r *Redis) pipeline(ctx context.Context, p pipeliner, cmds []*redis.Cmd, wait bool) {
 	for try := 0; ; try++ {
-		pipe := r.rdb.Pipeline()
+		pipe := p.Pipeline()
 		for _, cmd := range cmds {
 			_ = pipe.Process(ctx, cmd)
 		}
+		var acks *redis.IntCmd
+		if wait {
+			acks = redis.NewIntCmd(ctx, "wait", 1, max(r.waitFor.Milliseconds(), 1))
+			_ = pipe.Process(ctx, acks)
+		}
 		_, _ = pipe.Exec(ctx) // errors are read per command by the callers
+		if wait {
+			notReplicated(cmds, acks)
+		}
 		// NOSCRIPT: Redis lost the script (restart, SCRIPT FLUSH); that
 		// command did not run. Load the script and send those again.
 		var again []*redis.Cmd
@@ -140,20 +179,76 @@ func (r *Redis) runBatch(calls []*batchCall) {
 			}
 		}
 		if len(again) == 0 || try == 2 {
-			break
+			return
 		}
 		if err := loadScripts(ctx, r.rdb); err != nil {
 			for _, cmd := range again {
 				cmd.SetErr(err) // Redis is loading or gone again: unavailable
 			}
-			break
+			return
 		}
 		for _, cmd := range again {
 			cmd.SetErr(nil)
 		}
 		cmds = again
 	}
-	for _, c := range live {
-		c.done <- nil
+}
+
+// pipeliner is a client that makes pipelines (one Redis, or a Cluster).
+type pipeliner interface{ Pipeline() redis.Pipeliner }
+
+// ErrNotReplicated: no replica acknowledged the write within the wait
+// (durability replicated). The write may exist on the master only; the
+// caller answers as unavailable and the sender's retry deduplicates.
+var ErrNotReplicated = fmt.Errorf("%w: no replica acknowledged the write in time", ErrUnavailable)
+
+// notReplicated fails the commands that succeeded when WAIT says no replica
+// has them.
+func notReplicated(cmds []*redis.Cmd, acks *redis.IntCmd) {
+	if n, err := acks.Result(); err == nil && n >= 1 {
+		return
 	}
+	for _, cmd := range cmds {
+		if cmd.Err() == nil {
+			cmd.SetErr(ErrNotReplicated)
+		}
+	}
+}
+
+// runDurable sends durable commands so that WAIT covers them: WAIT counts
+// the writes of its own connection, so on a Cluster the commands go to
+// their masters in one pipeline each, WAIT last; elsewhere one pipeline.
+func (r *Redis) runDurable(ctx context.Context, cmds []*redis.Cmd) {
+	cc, ok := r.rdb.(*redis.ClusterClient)
+	if !ok {
+		r.pipeline(ctx, r.rdb, cmds, true)
+		return
+	}
+	byNode := map[*redis.Client][]*redis.Cmd{}
+	for _, cmd := range cmds {
+		node, err := cc.MasterForKey(ctx, firstKey(cmd))
+		if err != nil {
+			cmd.SetErr(err)
+			continue
+		}
+		byNode[node] = append(byNode[node], cmd)
+	}
+	var wg sync.WaitGroup
+	for node, nc := range byNode {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.pipeline(ctx, node, nc, true)
+		}()
+	}
+	wg.Wait()
+}
+
+// firstKey is the first key of an EVALSHA command.
+func firstKey(cmd *redis.Cmd) string {
+	if a := cmd.Args(); len(a) > 3 {
+		s, _ := a[3].(string)
+		return s
+	}
+	return ""
 }

@@ -1,71 +1,159 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // Accept implements Store. Each submission is one call of the accept
-// script, atomic on its own; the calls of concurrent Accepts share one
-// pipeline (see the batcher). A duplicate costs a second call (dupScript)
-// that reads the first delivery's record and counts the redelivery, and a
-// takeover of a mapping rejection a third.
+// script, atomic on its own, in its shard; the calls of concurrent Accepts
+// share pipelines (see the batcher). Before it: the queue's length is
+// checked against queue_max (sampled, see queueLength) and a cooldown is
+// claimed on its own key (see claimCooldown). A duplicate costs a second
+// call (dupScript) that reads the first delivery's record and counts the
+// redelivery, and a takeover of a mapping rejection a third.
 func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, error) {
 	cmds := make([]*redis.Cmd, len(subs))
-	for i, s := range subs {
-		cmd, err := r.acceptCmd(ctx, s, "")
+	for i := range subs {
+		s := &subs[i]
+		r.placeEvent(s)
+		if s.Event.State == Queued {
+			if full, err := r.queueFull(ctx); err != nil || full {
+				return nil, cmp.Or(err, ErrQueueFull)
+			}
+		}
+		if err := r.claimCooldown(ctx, s); err != nil {
+			return nil, err
+		}
+		cmd, err := r.acceptCmd(ctx, *s, "")
 		if err != nil {
 			return nil, err
 		}
 		cmds[i] = cmd
 	}
-	if err := r.send(ctx, cmds...); err != nil {
+	if err := r.sendDurable(ctx, cmds...); err != nil {
 		return nil, err
 	}
 	out := make([]Accepted, len(subs))
 	for i, c := range cmds {
 		a, err := r.accepted(ctx, subs[i], c)
+		if errors.Is(err, ErrFull) {
+			// Out of memory the claim could not even be tried: a redelivery
+			// of a recorded event is still a duplicate (a read).
+			a, err = r.duplicateWhenFull(ctx, subs[i], err)
+		}
 		if err != nil {
 			return nil, err
+		}
+		if !a.Duplicate && a.Event.State == Queued {
+			r.queued(1)
 		}
 		out[i] = a
 	}
 	return out, nil
 }
 
+// duplicateWhenFull answers, when Redis is out of memory, a submission
+// whose dedup key is claimed already as a duplicate of that event (dupScript
+// counts it only if memory allows); else the out-of-memory error stands.
+func (r *Redis) duplicateWhenFull(ctx context.Context, s Submission, full error) (Accepted, error) {
+	if s.DedupKey == "" {
+		return Accepted{}, full
+	}
+	sk, _ := r.k.of(s.Event.ID)
+	old, err := r.rdb.Get(ctx, sk.dedup(s.DedupKey)).Result()
+	if err != nil {
+		return Accepted{}, full
+	}
+	dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, "")
+	if err := r.send(ctx, dup); err != nil {
+		return Accepted{}, full
+	}
+	dv, err := dup.Slice()
+	if err != nil || dv[0] != "dup" {
+		return Accepted{Event: &Event{ID: old, State: Ignored}, Duplicate: true}, nil
+	}
+	e, err := decode(dv[1:])
+	if err != nil {
+		return Accepted{}, full
+	}
+	return Accepted{Event: e, Duplicate: true}, nil
+}
+
+// placeEvent gives the submission's event an id in its dedup key's shard
+// when it has none there (it was not made by NewEventID).
+func (r *Redis) placeEvent(s *Submission) {
+	key := s.DedupKey
+	if key == "" {
+		key = s.Event.ID
+	}
+	if sh, ok := r.k.shardOfID(s.Event.ID); !ok || sh != r.k.shardOf(key) {
+		e := *s.Event
+		e.ID = r.NewEventID(key)
+		s.Event = &e
+	}
+}
+
+// claimCooldown claims the cooldown of a submission that would be queued
+// or scheduled, before its accept script: the claim names the dedup key,
+// so a redelivery finds its own claim; a claim held for another event
+// suppresses this one. (Its own key spreads over the Cluster; it cannot be
+// in the event's script.)
+func (r *Redis) claimCooldown(ctx context.Context, s *Submission) error {
+	st := s.Event.State
+	if s.CooldownKey == "" || s.CooldownTTL <= 0 || (st != Queued && st != Scheduled) {
+		return nil
+	}
+	old, err := r.rdb.SetArgs(ctx, r.k.cool(s.CooldownKey), s.DedupKey, redis.SetArgs{Mode: "NX", Get: true, TTL: s.CooldownTTL}).Result()
+	switch {
+	case errors.Is(err, redis.Nil), err == nil && old == s.DedupKey:
+		return nil
+	case err != nil:
+		return r.wrap(err)
+	}
+	e := *s.Event
+	e.State, e.DueAt = Suppressed, nil
+	s.Event = &e
+	return nil
+}
+
 // acceptCmd is the accept script's call for one submission; takeover names
 // the mapping-rejected event whose claim it may take over.
 func (r *Redis) acceptCmd(ctx context.Context, s Submission, takeover string) (*redis.Cmd, error) {
 	e := s.Event
+	sk, _ := r.k.of(e.ID)
 	doc, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("store: encode: %w", err)
 	}
-	var dedup, cool, old string
+	var dedup, old string
 	if s.DedupKey != "" {
-		dedup = r.k.dedup(s.DedupKey)
-	}
-	if s.CooldownKey != "" && s.CooldownTTL > 0 {
-		cool = r.k.cool(s.CooldownKey)
+		dedup = sk.dedup(s.DedupKey)
 	}
 	if takeover != "" {
-		old = r.k.ev(takeover)
+		old = sk.ev(takeover)
 	}
-	keys, pos := withOptional([]string{r.k.ev(e.ID), r.k.queue(), r.k.state(e.State), r.k.state(Suppressed), r.k.due()}, dedup, cool, old)
+	keys, pos := withOptional([]string{sk.ev(e.ID), sk.queue(), sk.index(e.State), sk.due()}, dedup, old)
 	var due int64
 	if e.DueAt != nil {
 		due = ms(*e.DueAt)
 	}
+	flags := ""
+	if e.remappable() {
+		flags += "m"
+	}
+	if e.Enrich != nil {
+		flags += "e"
+	}
 	args := []any{e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), int64(r.retention.Seconds()),
-		r.queueMax, ms(e.ReceivedAt), due, max(s.CooldownTTL.Milliseconds(), 1), e.Params.Agent,
-		flag(e.remappable()), flag(e.Enrich != nil)}
+		ms(e.ReceivedAt), due, e.Params.Agent, flags}
 	args = append(append(args, pos...), takeover)
 	return evalsha(ctx, acceptScript, keys, args...), nil
 }
@@ -79,17 +167,15 @@ func (r *Redis) accepted(ctx context.Context, s Submission, c *redis.Cmd) (Accep
 		if err != nil {
 			return Accepted{}, r.wrap(err)
 		}
-		switch vals[0] {
-		case "full":
-			return Accepted{}, ErrQueueFull
-		case "new":
+		if vals[0] == "new" {
 			e := *s.Event
 			e.State = State(vals[2].(string))
 			e.Supersedes, _ = vals[3].(string)
 			return Accepted{Event: &e}, nil
 		}
 		old, _ := vals[1].(string)
-		dup := evalsha(ctx, dupScript, []string{r.k.ev(old)}, flag(!s.Event.remappable()))
+		sk, _ := r.k.of(s.Event.ID)
+		dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, flag(!s.Event.remappable()))
 		if err := r.send(ctx, dup); err != nil {
 			return Accepted{}, err
 		}
@@ -114,10 +200,18 @@ func (r *Redis) accepted(ctx context.Context, s Submission, c *redis.Cmd) (Accep
 		if c, err = r.acceptCmd(ctx, s, old); err != nil {
 			return Accepted{}, err
 		}
-		if err := r.send(ctx, c); err != nil {
+		if err := r.sendDurable(ctx, c); err != nil {
 			return Accepted{}, err
 		}
 	}
+}
+
+// flag is a boolean hash field or argument as the scripts read it.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 // decode builds an Event from the values of recordFields, in that order
@@ -148,16 +242,46 @@ func decode(vals []any) (*Event, error) {
 
 // Get implements Store.
 func (r *Redis) Get(ctx context.Context, id string) (*Event, error) {
-	vals, err := r.rdb.HMGet(ctx, r.k.ev(id), recordFields...).Result()
+	sk, ok := r.k.of(id)
+	if !ok {
+		// No event of this store has such an id; say so only if the store
+		// answers at all (else the answer would hide an outage).
+		if err := r.Ping(ctx); err != nil {
+			return nil, err
+		}
+		return nil, ErrNotFound
+	}
+	vals, err := r.rdb.HMGet(ctx, sk.ev(id), recordFields...).Result()
 	if err != nil {
 		return nil, r.wrap(err)
 	}
 	return decode(vals)
 }
 
+// GetByGUID implements Store: each shard keeps its own GUID index, so all
+// are asked at once.
+func (r *Redis) GetByGUID(ctx context.Context, guid string) (*Event, error) {
+	guid = strings.ToLower(guid)
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(r.k.shards))
+	for i, sk := range r.k.shards {
+		cmds[i] = pipe.Get(ctx, sk.guid(guid))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, r.wrap(err)
+	}
+	for _, c := range cmds {
+		if id, err := c.Result(); err == nil {
+			return r.Get(ctx, id)
+		}
+	}
+	return nil, ErrNotFound
+}
+
 // Lookup implements Store.
 func (r *Redis) Lookup(ctx context.Context, dedupKey string) (*Event, error) {
-	id, err := r.rdb.Get(ctx, r.k.dedup(dedupKey)).Result()
+	sk := r.k.shards[r.k.shardOf(dedupKey)]
+	id, err := r.rdb.Get(ctx, sk.dedup(dedupKey)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
@@ -171,55 +295,14 @@ func (r *Redis) Lookup(ctx context.Context, dedupKey string) (*Event, error) {
 	return e, err
 }
 
-// GetByGUID implements Store.
-func (r *Redis) GetByGUID(ctx context.Context, guid string) (*Event, error) {
-	id, err := r.rdb.Get(ctx, r.k.guid(strings.ToLower(guid))).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, r.wrap(err)
-	}
-	return r.Get(ctx, id)
-}
-
-// List implements Store.
-func (r *Redis) List(ctx context.Context, state State, limit int) ([]*Event, error) {
-	idx := r.k.state(state)
-	ids, err := r.rdb.ZRevRange(ctx, idx, 0, int64(limit)-1).Result()
-	if err != nil {
-		return nil, r.wrap(err)
-	}
-	pipe := r.rdb.Pipeline()
-	cmds := make([]*redis.SliceCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, r.k.ev(id), recordFields...)
-	}
-	if len(ids) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, r.wrap(err)
-		}
-	}
-	out := make([]*Event, 0, len(ids))
-	var stale []any
-	for i, c := range cmds {
-		e, err := decode(c.Val())
-		if err != nil {
-			stale = append(stale, ids[i]) // the record expired: drop it from the index
-			continue
-		}
-		out = append(out, e)
-	}
-	if len(stale) > 0 {
-		r.rdb.ZRem(ctx, idx, stale...)
-	}
-	return out, nil
-}
-
 // Redial implements Store. The record is read, the redial appended, and the
 // script writes it only if the record did not change in between (else it
 // is read again): no redial overwrites a change it did not see.
 func (r *Redis) Redial(ctx context.Context, id string, rd Redial) (*Event, error) {
+	sk, ok := r.k.of(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
 	for try := 0; ; try++ {
 		cur, err := r.Get(ctx, id)
 		if err != nil {
@@ -232,7 +315,7 @@ func (r *Redis) Redial(ctx context.Context, id string, rd Redial) (*Event, error
 		if err != nil {
 			return nil, fmt.Errorf("store: encode: %w", err)
 		}
-		keys := []string{r.k.ev(id), r.k.state(state), r.k.state(Queued), r.k.queue()}
+		keys := []string{sk.ev(id), sk.index(state), sk.index(Queued), sk.queue()}
 		vals, err := redialScript.Run(ctx, r.rdb, keys, id, doc, string(state), attempts).Slice()
 		if err != nil {
 			return nil, r.wrap(err)
@@ -254,29 +337,4 @@ func (r *Redis) Redial(ctx context.Context, id string, rd Redial) (*Event, error
 		}
 		return decode(vals[1:])
 	}
-}
-
-// Stats implements Store.
-func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
-	pipe := r.rdb.Pipeline()
-	depth := pipe.XLen(ctx, r.k.queue())
-	first := pipe.XRangeN(ctx, r.k.queue(), "-", "+", 1)
-	due := pipe.ZCard(ctx, r.k.due())
-	counts := make(map[State]*redis.IntCmd, len(States))
-	for _, s := range States {
-		counts[s] = pipe.ZCard(ctx, r.k.state(s))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return Stats{}, r.wrap(err)
-	}
-	st := Stats{QueueDepth: depth.Val(), Scheduled: due.Val(), ByState: map[State]int64{}}
-	if msgs := first.Val(); len(msgs) > 0 {
-		if t, err := strconv.ParseInt(strings.SplitN(msgs[0].ID, "-", 2)[0], 10, 64); err == nil {
-			st.OldestPending = max(now.Sub(time.UnixMilli(t)), 0)
-		}
-	}
-	for s, c := range counts {
-		st.ByState[s] = c.Val()
-	}
-	return st, nil
 }

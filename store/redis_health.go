@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,11 +16,17 @@ import (
 // INFO shows memory back under maxmemory.
 const oomRecent = 10 * time.Second
 
-// Ready implements Store: Redis answers, and it is not out of memory. INFO
-// tells memory use where it is allowed; where it is not (managed Redis may
-// rename it), an OOM answer in the last oomRecent counts as full.
+// Ready implements Store: Redis answers; a script runs and writes on every
+// shard (scripts loaded, each slot's node a writable master: a CROSSSLOT,
+// a NOSCRIPT that loading does not cure, or a read-only replica shows
+// here, with its reason); and it is not out of memory. INFO tells memory
+// use where it is allowed; where it is not (managed Redis may rename it),
+// an OOM answer in the last oomRecent counts as full.
 func (r *Redis) Ready(ctx context.Context) error {
 	if err := r.Ping(ctx); err != nil {
+		return err
+	}
+	if err := r.probe(ctx); err != nil {
 		return err
 	}
 	full, known := r.memoryFull(ctx)
@@ -106,4 +113,55 @@ func (r *Redis) Check(ctx context.Context) []string {
 		warn = append(warn, "Redis appendfsync is no: the OS decides when the AOF reaches disk, so a crash can lose acknowledged events; set appendfsync everysec or always")
 	}
 	return warn
+}
+
+// probe runs the probe script on every shard.
+func (r *Redis) probe(ctx context.Context) error {
+	cmds := make([]*redis.Cmd, len(r.k.shards))
+	for i, sk := range r.k.shards {
+		cmds[i] = evalsha(ctx, probeScript, []string{sk.probe()})
+	}
+	if err := r.send(ctx, cmds...); err != nil {
+		return err
+	}
+	for i, c := range cmds {
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("shard %d cannot take a write: %w", i, r.wrap(err))
+		}
+	}
+	return nil
+}
+
+// ErrLayout: the store holds data of another layout than this
+// configuration's (another number of shards, or the one-slot layout of
+// earlier versions).
+var ErrLayout = errors.New("store: layout mismatch")
+
+// VerifyLayout checks, once at start-up, that the store was set up with
+// the same number of shards (recording it the first time): events are
+// placed by shard, and another number would lose every event already
+// recorded. It also refuses a Redis holding the one-slot layout of earlier
+// versions.
+func (r *Redis) VerifyLayout(ctx context.Context) error {
+	n, err := r.rdb.Exists(ctx, r.k.legacyQueue()).Result()
+	if err != nil {
+		return r.wrap(err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: this Redis holds dialhook data in the one-slot layout of an earlier version (key %s); "+
+			"let its events finish and flush it, or use another namespace or database", ErrLayout, r.k.legacyQueue())
+	}
+	want := strconv.Itoa(len(r.k.shards))
+	if _, err := r.rdb.HSetNX(ctx, r.k.meta(), "shards", want).Result(); err != nil {
+		return r.wrap(err)
+	}
+	got, err := r.rdb.HGet(ctx, r.k.meta(), "shards").Result()
+	if err != nil {
+		return r.wrap(err)
+	}
+	if got != want {
+		return fmt.Errorf("%w: the store was set up with shards: %s; shards is fixed for the life of a deployment (set shards: %s)",
+			ErrLayout, got, got)
+	}
+	return nil
 }

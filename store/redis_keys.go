@@ -1,26 +1,107 @@
 package store
 
+import (
+	"encoding/hex"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/google/uuid"
+)
+
 // keys names every Redis key of one namespace. No other package spells a
 // key: the bench and the tests go through the store's API.
 //
-// Every key carries the hash tag {dh}, so that one script can touch the
-// claim, the record, the queue and the indexes of an event in one atomic
-// step on Redis Cluster, where a script's keys must share a slot. Scripts
-// receive every key they touch in KEYS, built here; none builds a key name
-// itself.
-type keys struct{ p string }
+// Events are spread over shards by a hash of their dedup key. Every key of
+// one event — its dedup claim, record, GUID index entry, queue entry and
+// the state and due indexes it is in — carries its shard's hash tag
+// ({dh:7}), so each script touches one slot of a Redis Cluster, and the
+// shards spread over its masters. An event's id names its shard (its first
+// byte), so that the record is found from the id alone.
+//
+// Two kinds of keys are not an event's and carry tags of their own, so
+// that they spread too: an agent's pacing slot ({a:NAME}) and a cooldown
+// claim ({c:SOURCE:NUMBER}). They are claimed in a step of their own, before
+// the event's script (see Begin and Accept).
+type keys struct {
+	ns     string
+	shards []shardKeys
+}
 
-func newKeys(ns string) keys { return keys{p: ns + ":{dh}:"} }
+// shardKeys are the keys of one shard.
+type shardKeys struct{ p string }
 
-func (k keys) ev(id string) string        { return k.p + "ev:" + id }        // the event record (hash)
-func (k keys) dedup(key string) string    { return k.p + "dedup:" + key }    // dedup claim → event id
-func (k keys) cool(key string) string     { return k.p + "cool:" + key }     // cooldown claim → event id
-func (k keys) guid(guid string) string    { return k.p + "guid:" + guid }    // call GUID → event id
-func (k keys) state(s State) string       { return k.p + "st:" + string(s) } // events in a state, by received time
-func (k keys) agent(name string) string   { return k.p + "agent:" + name }   // an agent's pacing slot → event id
-func (k keys) waiters(name string) string { return k.p + "agentw:" + name }  // events waiting for the agent
-func (k keys) queue() string              { return k.p + "q" }               // the stream of events to dial
-func (k keys) due() string                { return k.p + "due" }             // scheduled events and retries, by due time
+// maxShards: an event id's first byte names its shard.
+const maxShards = 256
+
+func newKeys(ns string, shards int) keys {
+	k := keys{ns: ns, shards: make([]shardKeys, shards)}
+	for i := range k.shards {
+		k.shards[i] = shardKeys{p: ns + ":{dh:" + strconv.Itoa(i) + "}:"}
+	}
+	return k
+}
+
+// shardOf is the shard of a dedup key.
+func (k keys) shardOf(dedupKey string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(dedupKey))
+	return int(h.Sum32() % uint32(len(k.shards)))
+}
+
+// newID is a new event id (a random UUID) whose first byte names shard.
+func newID(shard int) string {
+	u := uuid.New()
+	u[0] = byte(shard)
+	return u.String()
+}
+
+// shardOfID is the shard an event id names; false for an id this store
+// did not make (it cannot be found).
+func (k keys) shardOfID(id string) (int, bool) {
+	if len(id) < 2 {
+		return 0, false
+	}
+	b, err := hex.DecodeString(id[:2])
+	if err != nil || int(b[0]) >= len(k.shards) {
+		return 0, false
+	}
+	return int(b[0]), true
+}
+
+// of returns the keys of the shard an event id names.
+func (k keys) of(id string) (shardKeys, bool) {
+	s, ok := k.shardOfID(id)
+	if !ok {
+		return shardKeys{}, false
+	}
+	return k.shards[s], true
+}
+
+func (k keys) agent(name string) string { return k.ns + ":{a:" + name + "}" } // an agent's pacing slot
+func (k keys) cool(key string) string   { return k.ns + ":{c:" + key + "}" }  // cooldown claim → dedup key
+func (k keys) meta() string             { return k.ns + ":{dh:meta}" }        // the layout: shards
+func (k keys) legacyQueue() string      { return k.ns + ":{dh}:q" }           // the queue of the one-slot layout
+
+func (s shardKeys) ev(id string) string     { return s.p + "ev:" + id }                  // the event record (hash)
+func (s shardKeys) dedup(key string) string { return s.p + "dedup:" + key }              // dedup claim → event id
+func (s shardKeys) guid(guid string) string { return s.p + "guid:" + guid }              // call GUID → event id
+func (s shardKeys) index(st State) string   { return s.p + "st:" + string(indexOf(st)) } // events in a state, by received time
+func (s shardKeys) queue() string           { return s.p + "q" }                         // the stream of events to dial
+func (s shardKeys) due() string             { return s.p + "due" }                       // scheduled events and retries, by due time
+func (s shardKeys) probe() string           { return s.p + "probe" }                     // written by Ready's probe
+
+// pendingIndex holds queued and dialing events in one index: an event
+// moves between them on every call, and one index spares Begin two
+// commands. Listings and counts tell them apart by the record's state.
+const pendingIndex State = "pending"
+
+// indexOf is the index a state's events are kept in.
+func indexOf(s State) State {
+	if s == Queued || s == Dialing {
+		return pendingIndex
+	}
+	return s
+}
 
 // group is the queue's consumer group.
 const group = "dialhook"

@@ -5,24 +5,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Next implements Store.
-func (r *Redis) Next(ctx context.Context, consumer string, block time.Duration) ([]Delivery, error) {
+// Next implements Store; a block of zero or less does not wait.
+func (r *Redis) Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]Delivery, error) {
+	sk := r.k.shards[shard]
+	if block <= 0 {
+		block = -1 // go-redis: no BLOCK argument
+	}
 	res, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: group, Consumer: consumer, Streams: []string{r.k.queue(), ">"}, Count: 1, Block: block,
+		Group: group, Consumer: consumer, Streams: []string{sk.queue(), ">"}, Count: 1, Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	if redis.HasErrorPrefix(err, "NOGROUP") {
 		// Redis lost the stream (restart without persistence): recreate it.
-		if gerr := r.ensureGroup(ctx); gerr != nil {
+		if gerr := r.ensureGroup(ctx, shard); gerr != nil {
 			return nil, gerr
 		}
 		return nil, nil
@@ -46,9 +49,9 @@ func toDeliveries(res []redis.XStream) []Delivery {
 }
 
 // Reclaim implements Store.
-func (r *Redis) Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]Delivery, error) {
+func (r *Redis) Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]Delivery, error) {
 	msgs, _, err := r.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: r.k.queue(), Group: group, Consumer: consumer, MinIdle: idle, Start: "0-0", Count: 100,
+		Stream: r.k.shards[shard].queue(), Group: group, Consumer: consumer, MinIdle: idle, Start: "0-0", Count: 100,
 	}).Result()
 	if err != nil {
 		return nil, r.wrap(err)
@@ -56,28 +59,33 @@ func (r *Redis) Reclaim(ctx context.Context, consumer string, idle time.Duration
 	return toDeliveries([]redis.XStream{{Messages: msgs}}), nil
 }
 
-// agentKeys are the pacing slot and waiters set of agent ("", "" for none).
-func (r *Redis) agentKeys(agent string) (slot, waiters string) {
-	if agent == "" {
-		return "", ""
-	}
-	return r.k.agent(agent), r.k.waiters(agent)
-}
-
-// Begin implements Store.
+// Begin implements Store, in two steps: first the agent's pacing slot (a
+// key of its own, in its own slot of a Cluster), then the begin script on
+// the event's shard. A begin that does not dial releases the slot it took.
 func (r *Redis) Begin(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (*Event, BeginResult, error) {
+	sk, ok := r.k.of(d.EventID)
+	if !ok {
+		return nil, Skip, nil // not an event of this store: nothing to dial
+	}
 	for try := 0; ; try++ {
-		slot, waiters := r.agentKeys(d.Agent)
-		keys, pos := withOptional([]string{r.k.ev(d.EventID), r.k.queue(), r.k.state(Queued), r.k.state(Dialing),
-			r.k.state(Unknown), r.k.due()}, slot, waiters)
-		cmd := evalsha(ctx, beginScript, keys, append([]any{d.EventID, d.Ref, max(hold.Milliseconds(), 1), ms(now), d.Token,
-			group, d.Agent}, pos...)...)
-		if err := r.send(ctx, cmd); err != nil {
+		took, busyUntil, err := r.takeAgent(ctx, d, hold, now)
+		if err != nil {
 			return nil, Skip, err
+		}
+		if !busyUntil.IsZero() {
+			return r.busy(ctx, sk, d, busyUntil)
+		}
+		keys := []string{sk.ev(d.EventID), sk.queue(), sk.index(Queued), sk.index(Unknown)}
+		cmd := evalsha(ctx, beginScript, keys, d.EventID, d.Ref, d.Token, group, d.Agent)
+		if err := r.sendDurable(ctx, cmd); err != nil {
+			return nil, Skip, err // the slot is held at most hold, and a retry with this token takes it again
 		}
 		vals, err := cmd.Slice()
 		if err != nil {
 			return nil, Skip, r.wrap(err)
+		}
+		if vals[0] != "dial" && took {
+			r.releaseAgent(ctx, d)
 		}
 		if vals[0] == "agent" && try == 0 {
 			// The queue entry named another agent than the record (the
@@ -89,7 +97,65 @@ func (r *Redis) Begin(ctx context.Context, d Delivery, hold time.Duration, now t
 	}
 }
 
-// beginResult reads the begin script's answer.
+// takeAgent takes the agent's pacing slot for d's event for hold: took is
+// true when this call took it (false when d has no agent, or the event
+// held it already: a begin asked again). busyUntil is set when another
+// event holds it: until its call ends (polled every busyPoll) or, in the
+// agent's gap after a call, until the gap is over.
+func (r *Redis) takeAgent(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (bool, time.Time, error) {
+	if d.Agent == "" {
+		return false, time.Time{}, nil
+	}
+	key := r.k.agent(d.Agent)
+	old, err := r.rdb.SetArgs(ctx, key, d.EventID, redis.SetArgs{Mode: "NX", Get: true, TTL: max(hold, time.Millisecond)}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return true, time.Time{}, nil
+	case err != nil:
+		return false, time.Time{}, r.wrap(err)
+	case old == d.EventID:
+		return false, time.Time{}, nil
+	}
+	left, err := r.rdb.PTTL(ctx, key).Result()
+	if err != nil {
+		return false, time.Time{}, r.wrap(err)
+	}
+	wait := max(left, 50*time.Millisecond)
+	if !strings.HasPrefix(old, gapPrefix) {
+		wait = min(wait, busyPoll) // a call in flight may end any moment
+	}
+	return false, now.Add(wait), nil
+}
+
+// busyPoll is how often an event waiting for an agent in a call looks again.
+const busyPoll = 500 * time.Millisecond
+
+// gapPrefix marks an agent's slot held for its gap after a call.
+const gapPrefix = "gap:"
+
+// releaseAgent frees the agent's slot d's event took, if it still holds it.
+func (r *Redis) releaseAgent(ctx context.Context, d Delivery) {
+	_ = releaseScript.Run(context.WithoutCancel(ctx), r.rdb, []string{r.k.agent(d.Agent)}, d.EventID).Err()
+}
+
+// busy puts the event back to wait for its agent until due.
+func (r *Redis) busy(ctx context.Context, sk shardKeys, d Delivery, due time.Time) (*Event, BeginResult, error) {
+	cmd := evalsha(ctx, busyScript, []string{sk.ev(d.EventID), sk.queue(), sk.due()}, d.EventID, d.Ref, ms(due), group)
+	if err := r.send(ctx, cmd); err != nil {
+		return nil, Skip, err
+	}
+	vals, err := cmd.Slice()
+	if err != nil {
+		return nil, Skip, r.wrap(err)
+	}
+	e, res, err := beginResult(vals)
+	if res == Busy && e != nil {
+		e.DueAt = &due
+	}
+	return e, res, err
+}
+
+// beginResult reads the begin and busy scripts' answer.
 func beginResult(vals []any) (*Event, BeginResult, error) {
 	var e *Event
 	if len(vals) >= 5 {
@@ -106,9 +172,6 @@ func beginResult(vals []any) (*Event, BeginResult, error) {
 	case "enrich":
 		return e, NeedsEnrich, nil
 	case "busy":
-		due, _ := strconv.ParseInt(vals[5].(string), 10, 64)
-		t := time.UnixMilli(due)
-		e.DueAt = &t
 		return e, Busy, nil
 	case "skip":
 		return e, Skip, nil
@@ -140,34 +203,34 @@ func (r *Redis) changed(ctx context.Context, d Delivery, ev *Event, change func(
 }
 
 // Finish implements Store. ev is the record Begin answered for d (nil: it
-// is read first); the record changes only through Finish while it is dialing.
+// is read first); the record changes only through Finish while it is
+// dialing. The agent's slot is then released, or held for its gap, with
+// one command outside the script (it is not the event's key): should the
+// call have outlasted the hold, it may shorten another event's slot — a
+// pacing glitch, never a second call for one event.
 func (r *Redis) Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, now time.Time) (*Event, error) {
+	sk, ok := r.k.of(d.EventID)
+	if !ok {
+		return nil, ErrNotFound
+	}
 	cur, doc, err := r.changed(ctx, d, ev, func(e *Event) error { apply(e, out, now); return nil })
 	if err != nil {
 		return nil, err
 	}
 	var gkey string
 	if out.CallGUID != "" {
-		gkey = r.k.guid(strings.ToLower(out.CallGUID))
+		gkey = sk.guid(strings.ToLower(out.CallGUID))
 	}
-	slot, waiters := r.agentKeys(out.Agent)
-	keys, pos := withOptional([]string{r.k.ev(d.EventID), r.k.queue(), r.k.state(Dialing), r.k.state(out.State), r.k.due()},
-		gkey, slot, waiters)
+	keys, pos := withOptional([]string{sk.ev(d.EventID), sk.queue(), sk.index(Dialing), sk.index(out.State), sk.due()}, gkey)
 	var due int64
 	if !out.DueAt.IsZero() {
 		due = ms(out.DueAt)
 	}
-	cmd := evalsha(ctx, finishScript, keys, append([]any{d.EventID, d.Ref, string(out.State), doc, due,
-		out.MinGap.Milliseconds(), ms(now), r.retention.Milliseconds(), d.Token, group, ms(cur.ReceivedAt)}, pos...)...)
+	cmd := evalsha(ctx, finishScript, keys, append([]any{d.EventID, d.Ref, string(out.State), doc, due, ms(now),
+		ms(cur.ReceivedAt.Add(r.retention)), d.Token, group, ms(cur.ReceivedAt)}, pos...)...)
 	if err := r.send(ctx, cmd); err != nil {
 		return nil, err
 	}
-	return r.okOrConflict(cmd, cur)
-}
-
-// okOrConflict reads the {'ok', state, attempts, dups} or {'conflict',
-// <recordFields>} answer of finish and enriched onto cur.
-func (r *Redis) okOrConflict(cmd *redis.Cmd, cur *Event) (*Event, error) {
 	vals, err := cmd.Slice()
 	if err != nil {
 		return nil, r.wrap(err)
@@ -179,19 +242,24 @@ func (r *Redis) okOrConflict(cmd *redis.Cmd, cur *Event) (*Event, error) {
 		}
 		return e, ErrConflict
 	}
-	if len(vals) < 4 {
-		return nil, fmt.Errorf("store: unexpected answer %v", vals)
-	}
-	if s, ok := vals[1].(string); ok {
-		cur.State = State(s)
-	}
-	if s, ok := vals[2].(string); ok {
-		cur.Attempts, _ = strconv.Atoi(s)
-	}
-	if s, ok := vals[3].(string); ok {
-		cur.Duplicates, _ = strconv.Atoi(s)
-	}
+	cur.State = State(vals[1].(string))
+	r.freeAgent(ctx, d, out)
 	return cur, nil
+}
+
+// freeAgent ends the event's hold on its agent: gone at once, or kept for
+// the agent's gap.
+func (r *Redis) freeAgent(ctx context.Context, d Delivery, out Outcome) {
+	if out.Agent == "" {
+		return
+	}
+	key := r.k.agent(out.Agent)
+	ctx = context.WithoutCancel(ctx)
+	if out.MinGap > 0 {
+		_ = r.rdb.Set(ctx, key, gapPrefix+d.EventID, out.MinGap).Err()
+		return
+	}
+	_ = r.rdb.Del(ctx, key).Err()
 }
 
 // apply writes an outcome onto a record.
@@ -212,6 +280,10 @@ func apply(e *Event, out Outcome, now time.Time) {
 
 // Enriched implements Store.
 func (r *Redis) Enriched(ctx context.Context, d Delivery, ev *Event, out Enrichment, now time.Time) (*Event, error) {
+	sk, ok := r.k.of(d.EventID)
+	if !ok {
+		return nil, ErrNotFound
+	}
 	cur, doc, err := r.changed(ctx, d, ev, func(e *Event) error {
 		if e.Enrich == nil {
 			return ErrConflict
@@ -226,50 +298,20 @@ func (r *Redis) Enriched(ctx context.Context, d Delivery, ev *Event, out Enrichm
 	if out.State == Queued && !out.DueAt.IsZero() {
 		due = ms(out.DueAt)
 	}
-	keys := []string{r.k.ev(d.EventID), r.k.queue(), r.k.state(Queued), r.k.state(out.State), r.k.due()}
+	keys := []string{sk.ev(d.EventID), sk.queue(), sk.index(Queued), sk.index(out.State), sk.due()}
 	cmd := evalsha(ctx, enrichedScript, keys, d.EventID, d.Ref, string(out.State), doc, cur.Params.Agent, due,
 		flag(cur.remappable()), group)
 	if err := r.send(ctx, cmd); err != nil {
 		return nil, err
 	}
-	return r.okOrConflict(cmd, cur)
-}
-
-// promoteBatch bounds the due events Promote moves in one call.
-const promoteBatch = 500
-
-// Promote implements Store: it finds the due events and moves each with
-// the promote script (whose keys are that event's), then trims the state
-// indexes of records past retention.
-func (r *Redis) Promote(ctx context.Context, now time.Time) (int, error) {
-	ids, err := r.rdb.ZRangeByScore(ctx, r.k.due(), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms(now), 10),
-		Count: promoteBatch}).Result()
+	vals, err := cmd.Slice()
 	if err != nil {
-		return 0, r.wrap(err)
+		return nil, r.wrap(err)
 	}
-	cmds := make([]*redis.Cmd, len(ids))
-	for i, id := range ids {
-		keys := []string{r.k.ev(id), r.k.queue(), r.k.state(Scheduled), r.k.state(Queued), r.k.due()}
-		cmds[i] = evalsha(ctx, promoteScript, keys, id, ms(now))
+	if vals[0] == "conflict" {
+		e, _ := decode(vals[1:])
+		return e, ErrConflict
 	}
-	n := 0
-	if len(cmds) > 0 {
-		if err := r.send(ctx, cmds...); err != nil {
-			return 0, err
-		}
-		for _, c := range cmds {
-			v, err := c.Int()
-			if err != nil {
-				return n, r.wrap(err)
-			}
-			n += v
-		}
-	}
-	cut := strconv.FormatInt(ms(now.Add(-r.retention)), 10)
-	pipe := r.rdb.Pipeline()
-	for _, s := range States {
-		pipe.ZRemRangeByScore(ctx, r.k.state(s), "-inf", "("+cut)
-	}
-	_, _ = pipe.Exec(ctx)
-	return n, nil
+	cur.State = State(vals[1].(string))
+	return cur, nil
 }

@@ -42,7 +42,6 @@ var luaLib = func() string {
 	}
 	b.WriteString(`}
 local function record(key) return redis.call('HMGET', key, unpack(RECORD)) end
-local function ack(queue, grp, ref) redis.call('XACK', queue, grp, ref); redis.call('XDEL', queue, ref) end
 local function move(id, from, to, score)
   redis.call('ZREM', from, id)
   redis.call('ZADD', to, score, id)
@@ -56,53 +55,61 @@ local function opt(i) local n = tonumber(ARGV[i]); if n and n > 0 then return KE
 // script is a Lua script with luaLib in front.
 func script(src string) *redis.Script { return redis.NewScript(luaLib + src) }
 
+// The scripts keep every change of one event atomic and within its shard's
+// slot. Command budgets (commands run, the script call included in none of
+// them): accept 5 for a new event; begin 2 and finish 5 for a placed call,
+// which with the queue read and the agent's slot (taken and released by the
+// caller) makes 10. A queue entry is acknowledged (XACK) and left in the
+// stream; the housekeeping trims acknowledged entries (XTRIM MINID).
+
 // accept records one new event, or finds its duplicate.
 //
-// KEYS: 1 record, 2 queue, 3 state index of ARGV[3], 4 the suppressed
-// index, 5 due; optional (positions in ARGV[13..15], 0 when absent): the
-// dedup claim, the cooldown claim, the superseded event's record.
-// ARGV: 1 id, 2 doc, 3 state, 4 dedup TTL ms, 5 retention s, 6 queue max,
-// 7 received ms, 8 due ms, 9 cooldown TTL ms, 10 agent, 11 mapping failed
-// ("1"/""), 12 enrich ("1"/""), 13-15 optional key positions, 16 the event
-// whose claim to take over (with its record key).
-// Returns {'new', id, state, superseded id}, {'dup', id} (the caller reads
-// the record with dupScript), {'full'}.
+// KEYS: 1 record, 2 queue, 3 the index of ARGV[3], 4 due; optional
+// (positions in ARGV[10..11], 0 when absent): 10 the dedup claim, 11 the
+// superseded event's record.
+// ARGV: 1 id, 2 doc, 3 state, 4 dedup TTL ms, 5 retention s, 6 received ms,
+// 7 due ms, 8 agent, 9 flags ("m" mapping failed, "e" enrich), 10-11
+// optional key positions, 12 the event whose claim to take over.
+// Returns {'new', id, state, superseded id} or {'dup', id} (the caller
+// reads the record with dupScript).
 //
-// Idempotent by id: a claim (or, without one, a record) that already names
-// this id means the script ran before and its answer was lost: it answers as
-// it did then. Taking over a mapping rejection's claim needs its record in
-// KEYS: the caller learns it from dupScript and asks again.
+// The claim is taken with SET NX GET: one command claims or names the
+// holder. Idempotent by id: a claim (or, without one, a record) that
+// already names this id means the script ran before and its answer was
+// lost: it answers as it did then. Taking over a mapping rejection's claim
+// needs its record in KEYS: the caller learns it from dupScript and asks
+// again. The queue's length (queue_max) and the cooldown are checked by
+// the caller before: they are not this event's keys.
 var acceptScript = script(acceptLua)
 
 const acceptLua = `
-local ev, q, id = KEYS[1], KEYS[2], ARGV[1]
-local dedup, cool, oldKey = opt(13), opt(14), opt(15)
+local ev, q, idx, id = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
+local dedup, oldKey = opt(10), opt(11)
 local sup = ''
 if dedup then
-  local old = redis.call('GET', dedup)
+  local old = redis.call('SET', dedup, id, 'NX', 'PX', ARGV[4], 'GET')
   if old == id then return {'new', id, redis.call('HGET', ev, F.state) or ARGV[3], redis.call('HGET', ev, F.sup) or ''} end
   if old then
-    if not (oldKey and old == ARGV[16] and ARGV[11] ~= '1' and redis.call('HGET', oldKey, F.mf) == '1') then
+    if not (oldKey and old == ARGV[12] and string.find(ARGV[9], 'm', 1, true) == nil and redis.call('HGET', oldKey, F.mf) == '1') then
       return {'dup', old}
     end
+    redis.call('SET', dedup, id, 'PX', ARGV[4])
+    redis.call('HSET', oldKey, F.supby, id)
     sup = old
   end
 elseif redis.call('EXISTS', ev) == 1 then
   return {'new', id, redis.call('HGET', ev, F.state), redis.call('HGET', ev, F.sup) or ''}
 end
-local state, idx = ARGV[3], KEYS[3]
-if state == 'queued' and redis.call('XLEN', q) >= tonumber(ARGV[6]) then return {'full'} end
-if (state == 'queued' or state == 'scheduled') and cool then
-  if redis.call('SET', cool, id, 'NX', 'PX', ARGV[9]) == false then state, idx = 'suppressed', KEYS[4] end
-end
-if dedup then redis.call('SET', dedup, id, 'PX', ARGV[4]) end
-redis.call('HSET', ev, F.doc, ARGV[2], F.state, state, F.attempts, 0, F.dups, 0, F.rcv, ARGV[7], F.agent, ARGV[10],
-  F.mf, ARGV[11], F.sup, sup, F.enrich, ARGV[12])
-if sup ~= '' then redis.call('HSET', oldKey, F.supby, id) end
-redis.call('ZADD', idx, ARGV[7], id)
+local state = ARGV[3]
+local mf, enrich = '', ''
+if string.find(ARGV[9], 'm', 1, true) then mf = '1' end
+if string.find(ARGV[9], 'e', 1, true) then enrich = '1' end
+redis.call('HSET', ev, F.doc, ARGV[2], F.state, state, F.attempts, 0, F.dups, 0, F.rcv, ARGV[6], F.agent, ARGV[8],
+  F.mf, mf, F.sup, sup, F.enrich, enrich)
 redis.call('EXPIRE', ev, ARGV[5])
-if state == 'queued' then redis.call('XADD', q, '*', 'id', id, 'agent', ARGV[10]) end
-if state == 'scheduled' then redis.call('ZADD', KEYS[5], ARGV[8], id) end
+redis.call('ZADD', idx, ARGV[6], id)
+if state == 'queued' then redis.call('XADD', q, '*', 'id', id, 'agent', ARGV[8]) end
+if state == 'scheduled' then redis.call('ZADD', KEYS[4], ARGV[7], id) end
 return {'new', id, state, sup}
 `
 
@@ -127,18 +134,16 @@ if type(n) == 'number' then f[4] = tostring(n) end
 return {'dup', unpack(f)}
 `
 
-// begin moves a queued event to dialing before its call and takes its
-// agent's pacing slot.
+// begin moves a queued event to dialing before its call. The caller holds
+// the agent's pacing slot already (see Redis.Begin).
 //
-// KEYS: 1 record, 2 queue, 3 the queued index, 4 the dialing index, 5 the
-// unknown index, 6 due; optional (positions in ARGV[8..9]): the agent's
-// slot, the agent's waiters.
-// ARGV: 1 id, 2 queue entry, 3 hold ms, 4 now ms, 5 token, 6 group, 7 the
-// agent the caller named (from the queue entry), 8-9 optional key positions.
-// Returns {result, doc, state, attempts, dups[, due ms]} with result dial,
-// interrupted, skip, busy or enrich; {'skip'} for a missing record; {'agent',
+// KEYS: 1 record, 2 queue, 3 the pending index, 4 the unknown index.
+// ARGV: 1 id, 2 queue entry, 3 token, 4 group, 5 the agent the caller named
+// (from the queue entry).
+// Returns {result, doc, state, attempts, dups} with result dial,
+// interrupted, skip or enrich; {'skip'} for a missing record; {'agent',
 // name} when the record's agent is not the one named (the caller asks
-// again with that agent's keys).
+// again with that agent).
 //
 // An event already dialing under the same token is this attempt's own
 // begin asked again: it answers 'dial' again. One dialing under another
@@ -146,106 +151,93 @@ return {'dup', unpack(f)}
 var beginScript = script(beginLua)
 
 const beginLua = `
-local ev, q, id, grp = KEYS[1], KEYS[2], ARGV[1], ARGV[6]
+local ev, q, id, grp = KEYS[1], KEYS[2], ARGV[1], ARGV[4]
 local f = redis.call('HMGET', ev, F.doc, F.state, F.attempts, F.dups, F.rcv, F.agent, F.tok, F.enrich)
 local st = f[2]
 if not st then
-  ack(q, grp, ARGV[2])
+  redis.call('XACK', q, grp, ARGV[2])
   return {'skip'}
 end
-if st == 'dialing' and ARGV[5] ~= '' and f[7] == ARGV[5] then return {'dial', f[1], 'dialing', f[3], f[4]} end
+if st == 'dialing' and ARGV[3] ~= '' and f[7] == ARGV[3] then return {'dial', f[1], 'dialing', f[3], f[4]} end
 if st == 'dialing' then
-  move(id, KEYS[4], KEYS[5], f[5])
+  move(id, KEYS[3], KEYS[4], f[5])
   redis.call('HSET', ev, F.state, 'unknown')
-  ack(q, grp, ARGV[2])
+  redis.call('XACK', q, grp, ARGV[2])
   return {'interrupted', f[1], 'unknown', f[3], f[4]}
 end
 if st ~= 'queued' then
-  ack(q, grp, ARGV[2])
+  redis.call('XACK', q, grp, ARGV[2])
   return {'skip', f[1], f[2], f[3], f[4]}
 end
 if f[8] == '1' then return {'enrich', f[1], f[2], f[3], f[4]} end
-local agent = f[6] or ''
-if agent ~= ARGV[7] then return {'agent', agent} end
-local akey, wkey = opt(8), opt(9)
-if akey then
-  if redis.call('SET', akey, id, 'NX', 'PX', ARGV[3]) == false and redis.call('GET', akey) ~= id then
-    local wait = redis.call('PTTL', akey)
-    if wait < 1 then wait = 50 end
-    local due = tonumber(ARGV[4]) + wait
-    redis.call('ZADD', KEYS[6], due, id)
-    -- finish wakes the agent's waiters when the call ends, before the hold runs out
-    redis.call('SADD', wkey, id)
-    redis.call('PEXPIRE', wkey, wait + 60000)
-    ack(q, grp, ARGV[2])
-    return {'busy', f[1], f[2], f[3], f[4], tostring(due)}
-  end
-end
+if (f[6] or '') ~= ARGV[5] then return {'agent', f[6] or ''} end
 local n = (tonumber(f[3]) or 0) + 1
-move(id, KEYS[3], KEYS[4], f[5])
-redis.call('HSET', ev, F.state, 'dialing', F.attempts, n, F.tok, ARGV[5])
+redis.call('HSET', ev, F.state, 'dialing', F.attempts, n, F.tok, ARGV[3])
 return {'dial', f[1], 'dialing', tostring(n), f[4]}
 `
 
-// finish records the outcome of a dialing event, releases its agent and
-// acknowledges its queue entry.
+// busy puts a queued event back to wait for its agent, who is in a call or
+// within its gap: due at ARGV[3], its queue entry acknowledged.
 //
-// KEYS: 1 record, 2 queue, 3 the dialing index, 4 the index of ARGV[3], 5
-// due; optional (positions in ARGV[12..14]): the GUID index entry, the
-// agent's slot, the agent's waiters.
-// ARGV: 1 id, 2 queue entry ("": none), 3 state, 4 doc, 5 due ms, 6 gap ms,
-// 7 now ms, 8 retention ms, 9 token, 10 group, 11 received ms (unused:
-// read from the record), 12-14 optional key positions.
-// Returns {'ok', state, attempts, dups} or {'conflict', <recordFields>}.
+// KEYS: 1 record, 2 queue, 3 due. ARGV: 1 id, 2 queue entry, 3 due ms,
+// 4 group.
+// Returns {'busy', doc, state, attempts, dups} or {'skip', …} when the
+// event is no longer queued.
+var busyScript = script(busyLua)
+
+const busyLua = `
+local f = record(KEYS[1])
+redis.call('XACK', KEYS[2], ARGV[4], ARGV[2])
+if f[2] ~= 'queued' then return {'skip', f[1], f[2], f[3], f[4]} end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return {'busy', f[1], f[2], f[3], f[4]}
+`
+
+// finish records the outcome of a dialing event and acknowledges its queue
+// entry.
 //
-// The caller built doc from the record Begin answered; the script checks
-// the event is still dialing. One no longer dialing whose finish token is
-// the caller's was finished by this attempt already (its answer was lost):
-// 'ok' again. (Begin's token would not do: a reclaim that finds the event
-// dialing turns it unknown without changing it.)
+// KEYS: 1 record, 2 queue, 3 the pending index, 4 the index of ARGV[3],
+// 5 due; optional (position in ARGV[11]): the GUID index entry.
+// ARGV: 1 id, 2 queue entry, 3 state, 4 doc, 5 due ms, 6 now ms, 7 GUID
+// expiry ms (received + retention), 8 token, 9 group, 10 received ms, 11
+// optional key position.
+// Returns {'ok', state} or {'conflict', <recordFields>}.
+//
+// Acknowledging the entry is the check: it is still pending only while the
+// event is dialing under this delivery (a reclaim that found it dialing
+// turned it unknown and acknowledged it; a redial queues a new entry). An
+// entry acknowledged already, whose record's finish token is the caller's,
+// was finished by this attempt (its answer was lost): 'ok' again.
 var finishScript = script(finishLua)
 
 const finishLua = `
-local ev, q, id, grp = KEYS[1], KEYS[2], ARGV[1], ARGV[10]
-local gkey, akey, wkey = opt(12), opt(13), opt(14)
-local f = redis.call('HMGET', ev, F.state, F.attempts, F.dups, F.rcv, F.ftok)
-if akey and redis.call('GET', akey) == id then
-  if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', akey, ARGV[6]) else redis.call('DEL', akey) end
-  -- the agent is free once its gap is over: its waiting events are due then
-  local at = tonumber(ARGV[7]) + tonumber(ARGV[6])
-  local ws = redis.call('SMEMBERS', wkey)
-  if #ws > 0 then
-    for _, w in ipairs(ws) do
-      local s = redis.call('ZSCORE', KEYS[5], w)
-      if s and tonumber(s) > at then redis.call('ZADD', KEYS[5], at, w) end
-    end
-    redis.call('DEL', wkey)
-  end
-end
-if f[1] ~= 'dialing' then
-  if ARGV[2] ~= '' then ack(q, grp, ARGV[2]) end
-  if f[1] and ARGV[9] ~= '' and f[5] == ARGV[9] then return {'ok', f[1], f[2], f[3]} end
+local ev, q, id = KEYS[1], KEYS[2], ARGV[1]
+if redis.call('XACK', q, ARGV[9], ARGV[2]) == 0 then
+  local f = redis.call('HMGET', ev, F.state, F.ftok)
+  if f[1] and ARGV[8] ~= '' and f[2] == ARGV[8] then return {'ok', f[1]} end
   return {'conflict', unpack(record(ev))}
 end
-redis.call('HSET', ev, F.doc, ARGV[4], F.state, ARGV[3], F.ftok, ARGV[9])
-move(id, KEYS[3], KEYS[4], f[4])
+redis.call('HSET', ev, F.doc, ARGV[4], F.state, ARGV[3], F.ftok, ARGV[8])
+if ARGV[3] == 'queued' then
+  redis.call('ZADD', KEYS[5], ARGV[5], id)
+else
+  move(id, KEYS[3], KEYS[4], ARGV[10])
+  if ARGV[3] == 'scheduled' then redis.call('ZADD', KEYS[5], ARGV[5], id) end
+end
+local gkey = opt(11)
 if gkey then
-  -- the GUID lives as long as the record: received + retention (EXPIRE at accept)
-  local exp = (tonumber(f[4]) or 0) + tonumber(ARGV[8])
-  if exp > tonumber(ARGV[7]) then
-    redis.call('SET', gkey, id, 'PXAT', exp)
+  if tonumber(ARGV[7]) > tonumber(ARGV[6]) then
+    redis.call('SET', gkey, id, 'PXAT', ARGV[7])
   else
     redis.call('SET', gkey, id, 'EX', math.max(redis.call('TTL', ev), 1))
   end
 end
-if ARGV[3] == 'queued' or ARGV[3] == 'scheduled' then redis.call('ZADD', KEYS[5], ARGV[5], id) end
-if ARGV[2] ~= '' then ack(q, grp, ARGV[2]) end
-return {'ok', ARGV[3], f[2], f[3]}
+return {'ok', ARGV[3]}
 `
 
 // enriched records what the enricher made of an event waiting for it.
 //
-// KEYS: 1 record, 2 queue, 3 the queued index, 4 the index of ARGV[3], 5 due.
+// KEYS: 1 record, 2 queue, 3 the pending index, 4 the index of ARGV[3], 5 due.
 // ARGV: 1 id, 2 queue entry, 3 state, 4 doc, 5 agent, 6 due ms, 7 mapping
 // failed ("1"/""), 8 group.
 // Returns {'ok', state, attempts, dups} or {'conflict', <recordFields>}.
@@ -265,18 +257,18 @@ if ARGV[3] == 'queued' and ARGV[6] == '0' then
 elseif ARGV[3] == 'queued' then
   redis.call('HSET', ev, F.doc, ARGV[4])
   redis.call('ZADD', KEYS[5], ARGV[6], id)
-  ack(q, grp, ARGV[2])
+  redis.call('XACK', q, grp, ARGV[2])
 else
   redis.call('HSET', ev, F.doc, ARGV[4], F.state, ARGV[3], F.mf, ARGV[7])
   move(id, KEYS[3], KEYS[4], f[4])
-  ack(q, grp, ARGV[2])
+  redis.call('XACK', q, grp, ARGV[2])
 end
 return {'ok', ARGV[3], f[2], f[3]}
 `
 
 // promote moves one due event into the queue (the caller found it due).
 //
-// KEYS: 1 record, 2 queue, 3 the scheduled index, 4 the queued index, 5 due.
+// KEYS: 1 record, 2 queue, 3 the scheduled index, 4 the pending index, 5 due.
 // ARGV: 1 id, 2 now ms.
 // Returns 1 when queued, 0 when it was no longer due or waiting.
 var promoteScript = script(promoteLua)
@@ -298,7 +290,7 @@ return 1
 
 // redial puts an unknown, failed or rejected event back in the queue.
 //
-// KEYS: 1 record, 2 the index of ARGV[3], 3 the queued index, 4 queue.
+// KEYS: 1 record, 2 the index of ARGV[3], 3 the pending index, 4 queue.
 // ARGV: 1 id, 2 doc, 3 expected state, 4 expected attempts.
 // Returns {'ok', <recordFields>}, {'missing'}, {'changed'} (the record is
 // not as the caller read it: read again), {'mapping_failed',
@@ -322,5 +314,28 @@ f[1], f[2] = ARGV[2], 'queued'
 return {'ok', unpack(f)}
 `
 
+// release frees an agent's pacing slot if this event holds it (a begin
+// that did not dial).
+//
+// KEYS: 1 the agent's slot. ARGV: 1 the event id.
+var releaseScript = script(releaseLua)
+
+const releaseLua = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`
+
+// probe is Ready's check that a shard can take a write through a script
+// now (scripts loaded, the node a writable master of the slot).
+//
+// KEYS: 1 the shard's probe key. ARGV: none.
+var probeScript = script(probeLua)
+
+const probeLua = `
+redis.call('SET', KEYS[1], '1', 'PX', 1000)
+return 1
+`
+
 // scripts are every script, loaded at start-up and again on NOSCRIPT.
-var scripts = []*redis.Script{acceptScript, dupScript, beginScript, finishScript, enrichedScript, promoteScript, redialScript}
+var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript,
+	promoteScript, redialScript, releaseScript, probeScript}

@@ -19,7 +19,8 @@ var keyVars = map[string]bool{"ev": true, "q": true, "dedup": true, "cool": true
 // inside Lua (no string concatenation at all), and every key command's key
 // is KEYS[n] or a local bound to one.
 func TestScriptsDeclareTheirKeys(t *testing.T) {
-	for _, src := range []string{luaLib, acceptLua, dupLua, beginLua, finishLua, enrichedLua, promoteLua, redialLua} {
+	for _, src := range []string{luaLib, acceptLua, dupLua, beginLua, busyLua, finishLua, enrichedLua, promoteLua, redialLua,
+		releaseLua, probeLua} {
 		if strings.Contains(src, "..") {
 			t.Errorf("a script concatenates strings (a key name built inside Lua?):\n%s", src)
 		}

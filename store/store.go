@@ -224,6 +224,19 @@ const (
 	NeedsEnrich
 )
 
+// ListQuery asks for a page of events in a state.
+type ListQuery struct {
+	State  State
+	Limit  int
+	Cursor string // a Page.Next; "" for the first page
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Events []*Event
+	Next   string // the cursor of the next page; "" when this is the last
+}
+
 // Stats are gauges for /metrics.
 type Stats struct {
 	QueueDepth    int64
@@ -234,9 +247,14 @@ type Stats struct {
 
 // Store is the contract both implementations honour.
 type Store interface {
+	// NewEventID is the id of a new event with this dedup key (the Redis
+	// store spreads events over shards by dedup key, and an id names its
+	// shard).
+	NewEventID(dedupKey string) string
 	// Accept records each submission atomically (claim, record, queue entry:
 	// all or none). For a batch, an error means some may be recorded: the
-	// sender retries and those become duplicates.
+	// sender retries and those become duplicates. An event whose id was not
+	// made by NewEventID for its dedup key gets a new id (Accepted.Event.ID).
 	Accept(ctx context.Context, subs []Submission) ([]Accepted, error)
 	Get(ctx context.Context, id string) (*Event, error)
 	GetByGUID(ctx context.Context, guid string) (*Event, error)
@@ -244,13 +262,18 @@ type Store interface {
 	// Submission's DedupKey), or ErrNotFound. It writes nothing: the dry
 	// run uses it to say what a delivery would duplicate.
 	Lookup(ctx context.Context, dedupKey string) (*Event, error)
-	// List returns events in state, newest first.
-	List(ctx context.Context, state State, limit int) ([]*Event, error)
+	// List returns a page of the events in a state, newest first (across
+	// shards), and the cursor of the next page ("" after the last).
+	List(ctx context.Context, q ListQuery) (Page, error)
 
-	// Next waits up to block for queue entries for consumer.
-	Next(ctx context.Context, consumer string, block time.Duration) ([]Delivery, error)
-	// Reclaim takes over entries another consumer left pending for idle.
-	Reclaim(ctx context.Context, consumer string, idle time.Duration) ([]Delivery, error)
+	// Shards is how many queues the store has: Next and Reclaim take one.
+	Shards() int
+	// Next waits up to block for an entry of shard's queue for consumer
+	// (zero: it does not wait).
+	Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]Delivery, error)
+	// Reclaim takes over entries of shard's queue another consumer left
+	// pending for idle.
+	Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]Delivery, error)
 	// Begin moves the event to Dialing before a call; see BeginResult. It
 	// also takes the pacing slot of the event's agent for at most hold: one
 	// call in flight per agent across every replica.
