@@ -54,7 +54,7 @@ func configure(name string, args []string, getenv func(string) string, extra fun
 	return cfg, sources, warnings, err
 }
 
-func newLogger(format string, w io.Writer) *zap.Logger {
+func newLogger(format, level string, w io.Writer) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey, enc.EncodeTime, enc.EncodeDuration = "ts", zapcore.ISO8601TimeEncoder, zapcore.StringDurationEncoder
 	var encoder zapcore.Encoder
@@ -64,7 +64,11 @@ func newLogger(format string, w io.Writer) *zap.Logger {
 	} else {
 		encoder = zapcore.NewJSONEncoder(enc)
 	}
-	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), zap.InfoLevel))
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		lvl = zapcore.InfoLevel // validated in config
+	}
+	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), lvl))
 }
 
 // serve runs the service until ctx is cancelled.
@@ -73,7 +77,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, stdout)
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, stdout)
 	defer func() { _ = log.Sync() }()
 	log.Info("dialhook starting", zap.String("version", version), zap.Any("config", cfg.Summary()))
 	for _, w := range warnings {
@@ -119,7 +123,8 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (store.
 		log.Warn("no DIALHOOK_REDIS_URL: using the embedded in-memory store; events are lost on restart and replicas share nothing (for trying dialhook out only)")
 		return store.NewMemory(store.MemoryOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, MaxEvents: cfg.MemoryMaxEvents}), nil
 	}
-	rs, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, Timeout: cfg.StoreTimeout.D()})
+	rs, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax,
+		Timeout: cfg.StoreTimeout.D(), Shards: cfg.Shards, Durability: store.Durability(cfg.Durability)})
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +133,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (store.
 	if err := rs.Ping(pctx); err != nil {
 		log.Warn("redis is not answering yet; webhooks answer 503 and /readyz fails until it does", zap.String("redis_url", redisurl.Mask(cfg.RedisURL)), zap.Error(err))
 		return rs, nil
+	}
+	if err := rs.VerifyLayout(pctx); errors.Is(err, store.ErrLayout) {
+		_ = rs.Close()
+		return nil, err
+	} else if err != nil {
+		log.Warn("could not check the store's layout", zap.Error(err))
 	}
 	for _, w := range rs.Check(pctx) {
 		log.Warn(w)

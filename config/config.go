@@ -111,6 +111,7 @@ type Config struct {
 	RedisURL        string               `yaml:"redis_url" env:"DIALHOOK_REDIS_URL" secret:"url" doc:"Redis URL; empty: embedded in-memory store"`
 	AdminToken      string               `yaml:"admin_token" env:"DIALHOOK_ADMIN_TOKEN" secret:"true" doc:"bearer token for the admin endpoints"`
 	LogFormat       string               `yaml:"log_format" env:"DIALHOOK_LOG_FORMAT" default:"json" doc:"json or console"`
+	LogLevel        string               `yaml:"log_level" env:"DIALHOOK_LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
 	DedupWindow     Duration             `yaml:"dedup_window" env:"DIALHOOK_DEDUP_WINDOW" default:"24h" doc:"a redelivery inside this window is a duplicate"`
 	Retention       Duration             `yaml:"retention" env:"DIALHOOK_RETENTION" default:"720h" doc:"how long event records are kept (at least dedup_window)"`
 	ShutdownTimeout Duration             `yaml:"shutdown_timeout" env:"DIALHOOK_SHUTDOWN_TIMEOUT" default:"20s" doc:"on SIGTERM/SIGINT, how long calls in flight may take to finish"`
@@ -124,6 +125,8 @@ type Config struct {
 	QueueMax        int                  `yaml:"queue_max" env:"DIALHOOK_QUEUE_MAX" default:"100000" doc:"backlog above which webhooks answer 503"`
 	StoreTimeout    Duration             `yaml:"store_timeout" env:"DIALHOOK_STORE_TIMEOUT" default:"2s" doc:"longest wait for the store"`
 	MemoryMaxEvents int                  `yaml:"memory_max_events" env:"DIALHOOK_MEMORY_MAX_EVENTS" default:"100000" doc:"records the in-memory store keeps at most"`
+	Shards          int                  `yaml:"shards" env:"DIALHOOK_SHARDS" default:"16" doc:"shards events are spread over in Redis (fixed for the life of a deployment)"`
+	Durability      string               `yaml:"durability" env:"DIALHOOK_DURABILITY" default:"local" doc:"local or replicated: when an accepted event counts as recorded"`
 	UContact        UContact             `yaml:"ucontact"`
 	Defaults        ucontact.Params      `yaml:"defaults" doc:"values for AgentCall parameters a webhook does not give"`
 	Phone           mapping.PhoneOptions `yaml:"phone" doc:"how customer numbers are read and formatted"`

@@ -72,6 +72,16 @@ func (c *Config) validateServer(r *report) {
 	default:
 		r.add("log_format", "%q must be json or console", c.LogFormat)
 	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		r.add("log_level", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.Durability {
+	case "local", "replicated":
+	default:
+		r.add("durability", "%q must be local (acknowledged once the Redis master has it) or replicated (once a replica has it too)", c.Durability)
+	}
 	if c.PublicBaseURL != "" {
 		if u, err := url.Parse(c.PublicBaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 			r.add("public_base_url", "%q must be an absolute URL such as https://abc.ngrok-free.app", c.PublicBaseURL)
@@ -116,6 +126,9 @@ func (c *Config) validateLimits(r *report) {
 	}
 	if c.QueueMax < 1 {
 		r.add("queue_max", "must be at least 1")
+	}
+	if c.Shards < 1 || c.Shards > 256 {
+		r.add("shards", "must be from 1 to 256")
 	}
 }
 

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zapcore"
 
 	"dialhook/handlers"
 	"dialhook/store"
@@ -166,4 +169,25 @@ func TestWriteDeadline(t *testing.T) {
 
 func handlersWrites(d time.Duration) handlers.WriteTimeouts {
 	return handlers.WriteTimeouts{Webhook: d, Admin: d, Probe: d}
+}
+
+// brokenStore answers with an error that is not an outage.
+type brokenStore struct{ downStore }
+
+func (brokenStore) Accept(context.Context, []store.Submission) ([]store.Accepted, error) {
+	return nil, errors.New("store: redis: CROSSSLOT Keys in request don't hash to the same slot")
+}
+
+// A store error that retrying cannot cure is a 500 with an ERROR line, not
+// an endless "retry later".
+func TestPermanentStoreErrorIs500(t *testing.T) {
+	e := newEnv(t, envOptions{store: brokenStore{}})
+	r := e.do(postReq("/webhooks/generic", genericLead("pe-1", "099 123 456")))
+	wantError(t, r, http.StatusInternalServerError, "internal")
+	if r.Header.Get("Retry-After") != "" {
+		t.Error("a permanent error says Retry-After")
+	}
+	if n := e.logs.FilterLevelExact(zapcore.ErrorLevel).Len(); n == 0 {
+		t.Errorf("no ERROR line:\n%s", e.logText())
+	}
 }

@@ -241,6 +241,10 @@ func (s *Server) intakeError(c echo.Context, src *intake.Source, err error) erro
 		ae = &apiError{Status: http.StatusBadRequest, Code: "malformed", Message: ie.Msg}
 	case intake.Unprocessable:
 		ae = &apiError{Status: http.StatusUnprocessableEntity, Code: "unprocessable", Message: ie.Msg}
+	case intake.StoreFailed:
+		s.log.Error("the store refused an event with an error a retry will not cure; see the cause", zap.String("source", src.Name), zap.Error(ie.Err))
+		s.count(src, "store_error")
+		return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: ie.Msg, Err: ie.Err}
 	case intake.QueueFull:
 		retry, ae = "30", &apiError{Status: http.StatusServiceUnavailable, Code: "queue_full", Message: ie.Msg, Err: ie.Err}
 	case intake.StoreFull:

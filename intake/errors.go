@@ -17,6 +17,7 @@ const (
 	StoreUnavailable                 // the store did not answer in time
 	StoreFull                        // the store is out of memory
 	QueueFull                        // the backlog is over queue_max
+	StoreFailed                      // the store answered with an error that retrying will not cure
 )
 
 // Error is a request intake could not take. Msg is safe to show to the

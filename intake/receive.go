@@ -136,6 +136,10 @@ func (p *Pipeline) accept(ctx context.Context, plans []Planned) ([]store.Accepte
 		return nil, &Error{Kind: QueueFull, Msg: "the call queue is full; retry later", Err: err}
 	case errors.Is(err, store.ErrFull):
 		return nil, &Error{Kind: StoreFull, Msg: "the store is out of memory; the event was not recorded; retry later", Err: err}
+	case errors.Is(err, store.ErrUnavailable):
+		return nil, &Error{Kind: StoreUnavailable, Msg: "the event could not be recorded; retry later", Err: err}
 	}
-	return nil, &Error{Kind: StoreUnavailable, Msg: "the event could not be recorded; retry later", Err: err}
+	// Not an outage: a retry gets the same answer (a script error, a
+	// CROSSSLOT, a wrong type). Said as such, not as "retry later".
+	return nil, &Error{Kind: StoreFailed, Msg: "internal error: the store refused the event", Err: err}
 }
