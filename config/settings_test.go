@@ -31,7 +31,7 @@ var (
 // "sources.NAME.*" names the sources map.
 func readmeSettings(t *testing.T) map[string]*readmeRow {
 	t.Helper()
-	raw, err := os.ReadFile("../README.md")
+	raw, err := os.ReadFile("../docs/settings.md")
 	if err != nil {
 		t.Fatal(err)
 	}
