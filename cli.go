@@ -62,7 +62,7 @@ Commands:
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f[1], "("+f[0]+")", f[2])
 	}
 	_ = tw.Flush()
-	fmt.Fprint(w, "\nEnvironment (overrides the file; the README's Settings chapter has every YAML key):\n")
+	fmt.Fprint(w, "\nEnvironment (overrides the file; docs/settings.md has every YAML key):\n")
 	for _, s := range config.Settings() {
 		if s.Env == "" {
 			continue

@@ -129,3 +129,34 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Fatalf("healthcheck of nothing: exit %d %q", code, errOut)
 	}
 }
+
+// map needs none of a source's credentials, even one whose check would
+// refuse a half-set credential (pipedrive's basic_auth).
+func TestMapWithoutSourceCredentials(t *testing.T) {
+	cfg := writeConfig(t, `defaults: {callerid: "59829001234", agent: "1001", phone: "1001", context: agentes, outqueue: "Ventas->"}
+phone: {default_region: UY}
+sources:
+  pipedrive: {kind: pipedrive, basic_auth: {user: dialhook, password: "${PIPEDRIVE_WEBHOOK_PASSWORD}"}}
+`)
+	body := `{"meta":{"action":"create","entity":"person","entity_id":"7","id":"a1b2"},"data":{"id":7,"phones":[{"value":"099 123 456","primary":true}]}}`
+	if code, out, errOut := cli(t, nil, body, "map", "--config", cfg, "--source", "pipedrive"); code != 0 || !strings.Contains(out, `"would_be": "queued"`) {
+		t.Fatalf("map: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// A bare word that names no known field of the kind's records is read as a
+// path; start-up (and check) says so and how to write a constant.
+func TestBareWordMappingWarning(t *testing.T) {
+	cfg := writeConfig(t, `defaults: {callerid: "59829001234", agent: "1001", phone: "1001", outqueue: "Ventas->"}
+sources:
+  generic:
+    kind: generic
+    mapping:
+      context: agentes
+      destination: destination
+`)
+	code, out, errOut := cli(t, nil, "", "check", "--config", cfg)
+	if code != 0 || !strings.Contains(out, `:6:`) || !strings.Contains(out, `context: {value: "agentes"}`) || strings.Contains(out, `"destination" is read`) {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -83,7 +83,10 @@ func mapSource(cfg *config.Config, name string) (*intake.Source, error) {
 	if !ok {
 		return nil, fmt.Errorf("no source %q in the configuration (sources: %s)", name, strings.Join(cfg.SourceNames(), ", "))
 	}
-	sc.AllowUnauthenticated = true // map never authenticates
+	// map never authenticates: its credentials are neither needed nor
+	// checked (an unset ${VAR} is no obstacle).
+	sc.AllowUnauthenticated = true
+	sc.Secret, sc.BasicAuth, sc.AuthHeaders, sc.AuthQuery, sc.OrgIDs = "", nil, nil, nil, nil
 	one := *cfg
 	one.Sources = map[string]config.Source{name: sc}
 	sources, _, err := buildSources(&one)

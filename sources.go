@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"dialhook/config"
@@ -93,6 +94,7 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	if w, ok := ad.(crm.Warner); ok && adapterOK {
 		warnings = append(warnings, w.Warnings()...)
 	}
+	warnings = append(warnings, bareWords(cfg, name)...)
 	if sc.AllowUnauthenticated && sc.Kind != "generic" {
 		warnings = append(warnings, fmt.Sprintf("source %q (kind %s) accepts unauthenticated webhooks (allow_unauthenticated: true); anyone who knows the URL can trigger calls", name, sc.Kind))
 	}
@@ -138,4 +140,31 @@ func newEnricher(cfg *config.Config, sources map[string]*intake.Source) *enrich.
 		srcs[name] = enrich.Source{Mapper: s.Mapper, CloseAPIKey: sc.APIKey, Close: &crmapi.Close{BaseURL: sc.APIBaseURL}}
 	}
 	return enrich.New(srcs, enrich.Options{})
+}
+
+// bareWords warns about mapping rules that look like constants written as
+// paths: a bare word that names no field the kind's records are known to
+// have ("context: agentes" looks for a field called agentes and finds
+// nothing on every event).
+func bareWords(cfg *config.Config, name string) []string {
+	sc := cfg.Sources[name]
+	keys := make([]string, 0, len(sc.Mapping))
+	for k := range sc.Mapping {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		word, ok := crm.Suspicious(sc.Kind, sc.Mapping[k])
+		if !ok {
+			continue
+		}
+		at := cfg.Where("sources." + name + ".mapping." + k)
+		if at != "" {
+			at += ": "
+		}
+		out = append(out, fmt.Sprintf("%ssources.%s.mapping.%s: %q is read as a path (a field of the %s record called %s); "+
+			"if it is meant as a constant, write %s: {value: %q} (or put it in defaults)", at, name, k, word, sc.Kind, word, k, word))
+	}
+	return out
 }
