@@ -32,10 +32,7 @@ import (
 	"dialhook/ucontact"
 )
 
-func TestMain(m *testing.M) {
-	testredis.Silence()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
 
 const agentCallPath = "/Integra/resources/Agents/AgentCall"
 

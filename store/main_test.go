@@ -7,7 +7,4 @@ import (
 	"dialhook/internal/testredis"
 )
 
-func TestMain(m *testing.M) {
-	testredis.Silence()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }

@@ -25,7 +25,45 @@ var (
 	once     sync.Once
 	baseURL  string
 	startErr error
+
+	// started are the redis-server processes this test binary started,
+	// stopped by Main when the tests are over (and by each test's cleanup).
+	mu      sync.Mutex
+	started = map[*exec.Cmd]bool{}
 )
+
+// Main runs the tests, then stops every redis-server they started — the
+// shared one of URL included — so that none outlives the test binary. A
+// package whose tests use testredis calls it from its TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
+func Main(m *testing.M) int {
+	Silence()
+	code := m.Run()
+	mu.Lock()
+	defer mu.Unlock()
+	for cmd := range started {
+		kill(cmd)
+		delete(started, cmd)
+	}
+	return code
+}
+
+// track notes a started redis-server; untrack forgets a stopped one.
+func track(cmd *exec.Cmd) {
+	mu.Lock()
+	started[cmd] = true
+	mu.Unlock()
+}
+
+func kill(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused server would not die before Wait
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+}
 
 // Server is a redis-server process started for a test.
 type Server struct {
@@ -65,7 +103,9 @@ func start(t testing.TB, addr string, persistence ...string) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
+	track(cmd)
 	s := &Server{Addr: addr, cmd: cmd}
+	t.Cleanup(s.Stop)
 	if err := waitUp(addr); err != nil {
 		s.Stop()
 		t.Fatalf("redis-server on %s: %v", addr, err)
@@ -91,12 +131,13 @@ func (s *Server) Pause() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
 // Resume continues a paused server (SIGCONT).
 func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
-// Stop kills the server (as a crash would).
+// Stop kills the server (as a crash would). It may be called again.
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server would not die before Wait
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if s.cmd != nil && started[s.cmd] {
+		kill(s.cmd)
+		delete(started, s.cmd)
 	}
 }
 
@@ -163,6 +204,7 @@ func URL(t testing.TB) string {
 			startErr = err
 			return
 		}
+		track(cmd)
 		if err := waitUp(addr); err != nil {
 			startErr = err
 			return
