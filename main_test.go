@@ -26,6 +26,7 @@ type fakeUContact struct {
 	forms  []url.Values
 	auths  []string
 	answer func(n int) (int, string)
+	onCall func(destination string) // optional: told of every call
 	srv    *httptest.Server
 }
 
@@ -41,7 +42,11 @@ func newFake(t *testing.T, answer func(n int) (int, string)) *fakeUContact {
 		f.forms = append(f.forms, r.PostForm)
 		f.auths = append(f.auths, r.Header.Get("Authorization"))
 		n := len(f.forms)
+		onCall := f.onCall
 		f.mu.Unlock()
+		if onCall != nil {
+			onCall(r.PostForm.Get("destination"))
+		}
 		status, body := f.answer(n)
 		w.WriteHeader(status)
 		io.WriteString(w, body)

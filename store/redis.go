@@ -103,6 +103,11 @@ func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) 
 		// followed, and the slot map reloaded: that is not a retry of a
 		// command that may have run.
 		c.MaxRedirects = 8
+		// A killed master sends no MOVED: the slot map is also reloaded
+		// every second (one CLUSTER SLOTS while there is traffic) and after
+		// every failed command (wrap), so a promoted replica is used within
+		// about a second of its promotion.
+		c.ClusterStateReloadInterval = time.Second
 	case redisurl.Sentinel:
 		f := u.Failover
 		f.PoolSize, f.MinIdleConns = 64, 4
@@ -183,6 +188,12 @@ func (r *Redis) wrap(err error) error {
 	err = classify(err)
 	if errors.Is(err, ErrFull) {
 		r.lastOOM.Store(time.Now().UnixNano())
+	}
+	// A master that stopped answering may have been replaced: go-redis
+	// reloads the slot map on MOVED, but a dead master sends none. The
+	// reload is asynchronous and go-redis runs at most one at a time.
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok && errors.Is(err, ErrUnavailable) {
+		cc.ReloadState(context.Background())
 	}
 	return err
 }

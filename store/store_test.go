@@ -21,14 +21,22 @@ func eachStore(t *testing.T, queueMax int, f func(t *testing.T, s store.Store)) 
 		f(t, store.NewMemory(store.MemoryOptions{Retention: time.Hour, QueueMax: queueMax}))
 	})
 	t.Run("redis", func(t *testing.T) {
-		ctx := context.Background()
-		s, err := store.OpenRedis(ctx, testredis.URL(t), store.RedisOptions{Retention: time.Hour, QueueMax: queueMax, Namespace: testredis.Namespace(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		f(t, s)
+		f(t, openStore(t, testredis.URL(t), queueMax))
 	})
+	t.Run("cluster", func(t *testing.T) {
+		f(t, openStore(t, testredis.ClusterURL(t), queueMax))
+	})
+}
+
+// openStore opens a Redis store on url under a namespace of its own.
+func openStore(t *testing.T, url string, queueMax int) *store.Redis {
+	t.Helper()
+	s, err := store.OpenRedis(context.Background(), url, store.RedisOptions{Retention: time.Hour, QueueMax: queueMax, Namespace: testredis.Namespace(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func newEvent(agent string) *store.Event {

@@ -88,29 +88,45 @@ func StartPersistent(t testing.TB, addr, dir string) *Server {
 	return start(t, addr, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir)
 }
 
-func start(t testing.TB, addr string, persistence ...string) *Server {
+func start(t testing.TB, addr string, args ...string) *Server {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		unavailable(t, "redis-server is not on PATH")
 	}
 	if addr == "" {
 		addr = freeAddr(t)
 	}
+	s, err := startProc(addr, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// startProc runs redis-server on addr with args and waits until it answers;
+// Main stops it if nobody did.
+func startProc(addr string, args ...string) (*Server, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, err
+	}
 	host, port, _ := net.SplitHostPort(addr)
-	args := append([]string{"--bind", host, "--port", port}, persistence...)
-	cmd := exec.Command(path, append(args, "--daemonize", "no", "--logfile", "")...)
+	all := append([]string{"--bind", host, "--port", port}, args...)
+	cmd := exec.Command(path, append(all, "--daemonize", "no", "--logfile", "")...)
+	// A server told to persist without --dir writes into its working
+	// directory: never the package under test.
+	cmd.Dir = os.TempDir()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
+		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
 	track(cmd)
 	s := &Server{Addr: addr, cmd: cmd}
-	t.Cleanup(s.Stop)
 	if err := waitUp(addr); err != nil {
 		s.Stop()
-		t.Fatalf("redis-server on %s: %v", addr, err)
+		return nil, fmt.Errorf("redis-server on %s: %w", addr, err)
 	}
-	return s
+	return s, nil
 }
 
 // StartArgs runs a new redis-server on a free port without persistence,
@@ -142,12 +158,20 @@ func (s *Server) Stop() {
 }
 
 func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freePort()
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
+	return a
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 func waitUp(addr string) error {
