@@ -201,7 +201,9 @@ func newReplica(t *testing.T, cfg replicaConfig) *replica {
 	if cfg.redisURL == "" {
 		cfg.redisURL = testredis.URL(t)
 	}
-	st, err := store.OpenRedis(context.Background(), cfg.redisURL, store.RedisOptions{Namespace: cfg.namespace, Retention: time.Hour})
+	// Retention a month: tests move a fake clock hours ahead, and the
+	// housekeeping deletes records received before the retention.
+	st, err := store.OpenRedis(context.Background(), cfg.redisURL, store.RedisOptions{Namespace: cfg.namespace, Retention: 30 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,8 +152,7 @@ func (r *Redis) acceptCmd(ctx context.Context, s Submission, takeover string) (*
 	if e.Enrich != nil {
 		flags += "e"
 	}
-	args := []any{e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), int64(r.retention.Seconds()),
-		ms(e.ReceivedAt), due, e.Params.Agent, flags}
+	args := []any{e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), ms(e.ReceivedAt), due, e.Params.Agent, flags}
 	args = append(append(args, pos...), takeover)
 	return evalsha(ctx, acceptScript, keys, args...), nil
 }

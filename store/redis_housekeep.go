@@ -56,8 +56,8 @@ func (r *Redis) Promote(ctx context.Context, now time.Time) (int, error) {
 }
 
 // trim drops, per shard, the queue entries every consumer acknowledged
-// (entries are acknowledged, not deleted, on the dial path) and the index
-// entries of records past retention.
+// (entries are acknowledged, not deleted, on the dial path), and the
+// records past retention with their index entries.
 func (r *Redis) trim(ctx context.Context, now time.Time) {
 	pipe := r.rdb.Pipeline()
 	groups := make([]*redis.XInfoGroupsCmd, len(r.k.shards))
@@ -69,19 +69,86 @@ func (r *Redis) trim(ctx context.Context, now time.Time) {
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return
 	}
-	cut := "(" + strconv.FormatInt(ms(now.Add(-r.retention)), 10)
 	pipe = r.rdb.Pipeline()
 	for i, sk := range r.k.shards {
 		if min := trimPoint(groups[i].Val(), pending[i].Val()); min != "" {
 			pipe.XTrimMinID(ctx, sk.queue(), min)
 		}
-		for _, s := range States {
-			if s != Dialing {
-				pipe.ZRemRangeByScore(ctx, sk.index(s), "-inf", cut)
-			}
-		}
 	}
 	_, _ = pipe.Exec(ctx)
+	for range maxForgetRounds {
+		if r.forget(ctx, now) < forgetBatch {
+			return
+		}
+	}
+}
+
+// Records carry no TTL (an EXPIRE on every accept would cost the ingest
+// path a command): forget deletes those received before the retention,
+// found by their index (scored by received time), at most forgetBatch per
+// index and shard a round. Trim runs rounds until one finds less than a
+// batch anywhere, at most maxForgetRounds every trimEvery.
+const (
+	forgetBatch     = 1000
+	maxForgetRounds = 20
+)
+
+// forget deletes one round of records past retention and their index
+// entries, and returns the most it found in one index. A record that
+// moved to another index meanwhile is deleted all the same (it is past
+// retention too); its entry there goes in that index's round.
+func (r *Redis) forget(ctx context.Context, now time.Time) int {
+	cut := "(" + strconv.FormatInt(ms(now.Add(-r.retention)), 10)
+	type found struct {
+		sk  shardKeys
+		idx string
+		ids *redis.StringSliceCmd
+	}
+	var all []found
+	pipe := r.rdb.Pipeline()
+	for _, sk := range r.k.shards {
+		for _, idx := range indexes() {
+			all = append(all, found{sk, sk.index(idx), pipe.ZRangeByScore(ctx, sk.index(idx),
+				&redis.ZRangeBy{Min: "-inf", Max: cut, Count: forgetBatch})})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0
+	}
+	most := 0
+	pipe = r.rdb.Pipeline()
+	for _, f := range all {
+		ids := f.ids.Val()
+		if len(ids) == 0 {
+			continue
+		}
+		most = max(most, len(ids))
+		evs, members := make([]string, len(ids)), make([]any, len(ids))
+		for i, id := range ids {
+			evs[i], members[i] = f.sk.ev(id), id
+		}
+		pipe.Del(ctx, evs...) // one slot: the shard's
+		pipe.ZRem(ctx, f.idx, members...)
+	}
+	if most > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0
+		}
+	}
+	return most
+}
+
+// indexes are the state indexes, each once.
+func indexes() []State {
+	var out []State
+	seen := map[State]bool{}
+	for _, s := range States {
+		if i := indexOf(s); !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // trimPoint is the id before which a queue's entries are all acknowledged:

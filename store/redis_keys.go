@@ -90,15 +90,17 @@ func (s shardKeys) queue() string           { return s.p + "q" }                
 func (s shardKeys) due() string             { return s.p + "due" }                       // scheduled events and retries, by due time
 func (s shardKeys) probe() string           { return s.p + "probe" }                     // written by Ready's probe
 
-// pendingIndex holds queued and dialing events in one index: an event
-// moves between them on every call, and one index spares Begin two
-// commands. Listings and counts tell them apart by the record's state.
-const pendingIndex State = "pending"
+// liveIndex holds queued, dialing and placed events in one index: an
+// event moves between these states on every call, and sharing the index
+// spares the dial path a ZREM and a ZADD. Listings and counts tell them
+// apart by the record's state and the queues' counters. The other states
+// (scheduled, and the ends that want attention) have an index each.
+const liveIndex State = "live"
 
 // indexOf is the index a state's events are kept in.
 func indexOf(s State) State {
-	if s == Queued || s == Dialing {
-		return pendingIndex
+	if s == Queued || s == Dialing || s == Placed {
+		return liveIndex
 	}
 	return s
 }

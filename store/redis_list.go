@@ -40,24 +40,26 @@ var ErrBadCursor = errors.New("store: bad cursor")
 // before reports whether (ms, id) comes after c in a listing.
 func (c cursor) before(ms int64, id string) bool { return ms < c.ms || (ms == c.ms && id < c.id) }
 
-// maxListScan bounds how many index entries one page reads when it filters
-// (queued and dialing share an index).
+// maxListScan bounds how many batches of index entries one page reads
+// when it filters (queued, dialing and placed share an index).
 const maxListScan = 10
 
 // List implements Store: each shard's index is read from the cursor on,
 // the shards' entries are merged newest first, and the records read. The
-// pending index holds both queued and dialing events: a listing of either
-// reads on until the page is full (at most maxListScan times the limit).
+// live index holds queued, dialing and placed events: a listing of one of
+// them reads on until the page is full or it has read maxListScan batches;
+// then the page may hold fewer events than asked (even none) and its Next
+// goes on from where it stopped.
 func (r *Redis) List(ctx context.Context, q ListQuery) (Page, error) {
 	c, err := parseCursor(q.Cursor)
 	if err != nil {
 		return Page{}, err
 	}
 	var out []*Event
-	for scan := 0; len(out) < q.Limit && scan < maxListScan; scan++ {
+	for scan := 0; scan < maxListScan; scan++ {
 		ids, scores, err := r.listIndex(ctx, indexOf(q.State), c, q.Limit)
-		if err != nil || len(ids) == 0 {
-			return Page{Events: out}, err
+		if err != nil {
+			return Page{}, err
 		}
 		evs, err := r.records(ctx, ids)
 		if err != nil {
@@ -73,13 +75,10 @@ func (r *Redis) List(ctx context.Context, q ListQuery) (Page, error) {
 			}
 		}
 		if len(ids) < q.Limit {
-			break
+			return Page{Events: out}, nil // the index is read to its end
 		}
 	}
-	if len(out) == q.Limit {
-		return Page{Events: out, Next: c.String()}, nil
-	}
-	return Page{Events: out}, nil
+	return Page{Events: out, Next: c.String()}, nil
 }
 
 // listIndex returns the next limit entries of index idx after c, across
@@ -117,8 +116,8 @@ func (r *Redis) listIndex(ctx context.Context, idx State, c cursor, limit int) (
 	return ids, scores, nil
 }
 
-// records reads the records of ids; nil for one that expired (and its
-// index entry is dropped).
+// records reads the records of ids; nil for one that is gone (deleted
+// past retention while the listing read its index).
 func (r *Redis) records(ctx context.Context, ids []string) ([]*Event, error) {
 	pipe := r.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
@@ -138,9 +137,11 @@ func (r *Redis) records(ctx context.Context, ids []string) ([]*Event, error) {
 	return out, nil
 }
 
-// Stats implements Store. Queued and dialing events share one index: the
-// dialing ones are counted as the queues' entries read and not yet
-// acknowledged, the queued ones as the rest.
+// Stats implements Store. Queued, dialing and placed events share one
+// index (live): dialing ones are the queues' entries read and not yet
+// acknowledged, queued ones the entries not yet read plus the queued
+// events waiting in the due set (for their agent or a retry), and placed
+// ones the rest of the live index.
 func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	pipe := r.rdb.Pipeline()
 	type shardCmds struct {
@@ -154,9 +155,7 @@ func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
 		c := shardCmds{groups: pipe.XInfoGroups(ctx, sk.queue()), due: pipe.ZCard(ctx, sk.due()),
 			first: pipe.XRangeN(ctx, sk.queue(), "-", "+", 1), idx: map[State]*redis.IntCmd{}}
 		for _, s := range States {
-			if s != Dialing {
-				c.idx[indexOf(s)] = pipe.ZCard(ctx, sk.index(s))
-			}
+			c.idx[indexOf(s)] = pipe.ZCard(ctx, sk.index(s))
 		}
 		cmds[i] = c
 	}
@@ -168,10 +167,12 @@ func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
 		depth, inFlight := groupDepth(c.groups.Val())
 		st.QueueDepth += depth
 		st.Scheduled += c.due.Val()
+		queued := depth - inFlight + max(c.due.Val()-c.idx[Scheduled].Val(), 0)
+		st.ByState[Queued] += queued
 		st.ByState[Dialing] += inFlight
 		for s, n := range c.idx {
-			if s == pendingIndex {
-				st.ByState[Queued] += n.Val() - inFlight
+			if s == liveIndex {
+				st.ByState[Placed] += max(n.Val()-queued-inFlight, 0)
 			} else {
 				st.ByState[s] += n.Val()
 			}
@@ -182,7 +183,6 @@ func (r *Redis) Stats(ctx context.Context, now time.Time) (Stats, error) {
 			}
 		}
 	}
-	st.ByState[Queued] = max(st.ByState[Queued], 0)
 	return st, nil
 }
 

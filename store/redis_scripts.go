@@ -43,6 +43,7 @@ var luaLib = func() string {
 	b.WriteString(`}
 local function record(key) return redis.call('HMGET', key, unpack(RECORD)) end
 local function move(id, from, to, score)
+  if from == to then return end
   redis.call('ZREM', from, id)
   redis.call('ZADD', to, score, id)
 end
@@ -56,20 +57,26 @@ local function opt(i) local n = tonumber(ARGV[i]); if n and n > 0 then return KE
 func script(src string) *redis.Script { return redis.NewScript(luaLib + src) }
 
 // The scripts keep every change of one event atomic and within its shard's
-// slot. Command budgets (commands run, the script call included in none of
-// them): accept 5 for a new event; begin 2 and finish 5 for a placed call,
-// which with the queue read and the agent's slot (taken and released by the
-// caller) makes 10. A queue entry is acknowledged (XACK) and left in the
-// stream; the housekeeping trims acknowledged entries (XTRIM MINID).
+// slot. Command budgets, in all (the EVALSHA counted): accept 5 for a new
+// event (EVALSHA, SET NX GET, HSET, ZADD, XADD); a placed call 10 (XREADGROUP,
+// SET of the agent's slot, EVALSHA begin with HMGET and HSET, EVALSHA
+// finish with XACK, HSET and the GUID's SET, DEL of the agent's slot).
+// What makes that possible:
+//   - records carry no TTL (no EXPIRE): the housekeeping deletes those past
+//     retention by their index (see trim);
+//   - queued, dialing and placed events share one index (live), so the
+//     happy path never moves an event between indexes;
+//   - a queue entry is acknowledged (XACK), not deleted, and the
+//     housekeeping trims acknowledged entries (XTRIM MINID).
 
 // accept records one new event, or finds its duplicate.
 //
 // KEYS: 1 record, 2 queue, 3 the index of ARGV[3], 4 due; optional
-// (positions in ARGV[10..11], 0 when absent): 10 the dedup claim, 11 the
+// (positions in ARGV[9..10], 0 when absent): the dedup claim, the
 // superseded event's record.
-// ARGV: 1 id, 2 doc, 3 state, 4 dedup TTL ms, 5 retention s, 6 received ms,
-// 7 due ms, 8 agent, 9 flags ("m" mapping failed, "e" enrich), 10-11
-// optional key positions, 12 the event whose claim to take over.
+// ARGV: 1 id, 2 doc, 3 state, 4 dedup TTL ms, 5 received ms, 6 due ms,
+// 7 agent, 8 flags ("m" mapping failed, "e" enrich), 9-10 optional key
+// positions, 11 the event whose claim to take over.
 // Returns {'new', id, state, superseded id} or {'dup', id} (the caller
 // reads the record with dupScript).
 //
@@ -84,13 +91,13 @@ var acceptScript = script(acceptLua)
 
 const acceptLua = `
 local ev, q, idx, id = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
-local dedup, oldKey = opt(10), opt(11)
+local dedup, oldKey = opt(9), opt(10)
 local sup = ''
 if dedup then
   local old = redis.call('SET', dedup, id, 'NX', 'PX', ARGV[4], 'GET')
   if old == id then return {'new', id, redis.call('HGET', ev, F.state) or ARGV[3], redis.call('HGET', ev, F.sup) or ''} end
   if old then
-    if not (oldKey and old == ARGV[12] and string.find(ARGV[9], 'm', 1, true) == nil and redis.call('HGET', oldKey, F.mf) == '1') then
+    if not (oldKey and old == ARGV[11] and string.find(ARGV[8], 'm', 1, true) == nil and redis.call('HGET', oldKey, F.mf) == '1') then
       return {'dup', old}
     end
     redis.call('SET', dedup, id, 'PX', ARGV[4])
@@ -102,14 +109,13 @@ elseif redis.call('EXISTS', ev) == 1 then
 end
 local state = ARGV[3]
 local mf, enrich = '', ''
-if string.find(ARGV[9], 'm', 1, true) then mf = '1' end
-if string.find(ARGV[9], 'e', 1, true) then enrich = '1' end
-redis.call('HSET', ev, F.doc, ARGV[2], F.state, state, F.attempts, 0, F.dups, 0, F.rcv, ARGV[6], F.agent, ARGV[8],
+if string.find(ARGV[8], 'm', 1, true) then mf = '1' end
+if string.find(ARGV[8], 'e', 1, true) then enrich = '1' end
+redis.call('HSET', ev, F.doc, ARGV[2], F.state, state, F.attempts, 0, F.dups, 0, F.rcv, ARGV[5], F.agent, ARGV[7],
   F.mf, mf, F.sup, sup, F.enrich, enrich)
-redis.call('EXPIRE', ev, ARGV[5])
-redis.call('ZADD', idx, ARGV[6], id)
-if state == 'queued' then redis.call('XADD', q, '*', 'id', id, 'agent', ARGV[8]) end
-if state == 'scheduled' then redis.call('ZADD', KEYS[4], ARGV[7], id) end
+redis.call('ZADD', idx, ARGV[5], id)
+if state == 'queued' then redis.call('XADD', q, '*', 'id', id, 'agent', ARGV[7]) end
+if state == 'scheduled' then redis.call('ZADD', KEYS[4], ARGV[6], id) end
 return {'new', id, state, sup}
 `
 
@@ -226,11 +232,7 @@ else
 end
 local gkey = opt(11)
 if gkey then
-  if tonumber(ARGV[7]) > tonumber(ARGV[6]) then
-    redis.call('SET', gkey, id, 'PXAT', ARGV[7])
-  else
-    redis.call('SET', gkey, id, 'EX', math.max(redis.call('TTL', ev), 1))
-  end
+  redis.call('SET', gkey, id, 'PXAT', math.max(tonumber(ARGV[7]), tonumber(ARGV[6]) + 1000))
 end
 return {'ok', ARGV[3]}
 `

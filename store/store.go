@@ -231,7 +231,9 @@ type ListQuery struct {
 	Cursor string // a Page.Next; "" for the first page
 }
 
-// Page is one page of a listing.
+// Page is one page of a listing. A page may hold fewer events than asked,
+// even none, and still have a Next: a listing reads a bounded part of the
+// store per page.
 type Page struct {
 	Events []*Event
 	Next   string // the cursor of the next page; "" when this is the last
