@@ -107,7 +107,14 @@ func (r *Redis) takeAgent(ctx context.Context, d Delivery, hold time.Duration, n
 		return false, time.Time{}, nil
 	}
 	key := r.k.agent(d.Agent)
-	old, err := r.rdb.SetArgs(ctx, key, d.EventID, redis.SetArgs{Mode: "NX", Get: true, TTL: max(hold, time.Millisecond)}).Result()
+	// Through the batcher: under load the slots of many calls share a
+	// round trip (a Cluster pipeline sends each to its slot's master).
+	cmd := redis.NewCmd(ctx, "set", key, d.EventID, "nx", "get", "px", max(hold, time.Millisecond).Milliseconds())
+	err := r.send(ctx, cmd)
+	var old string
+	if err == nil {
+		old, err = cmd.Text()
+	}
 	switch {
 	case errors.Is(err, redis.Nil):
 		return true, time.Time{}, nil
@@ -255,11 +262,11 @@ func (r *Redis) freeAgent(ctx context.Context, d Delivery, out Outcome) {
 	}
 	key := r.k.agent(out.Agent)
 	ctx = context.WithoutCancel(ctx)
+	cmd := redis.NewCmd(ctx, "del", key)
 	if out.MinGap > 0 {
-		_ = r.rdb.Set(ctx, key, gapPrefix+d.EventID, out.MinGap).Err()
-		return
+		cmd = redis.NewCmd(ctx, "set", key, gapPrefix+d.EventID, "px", max(out.MinGap, time.Millisecond).Milliseconds())
 	}
-	_ = r.rdb.Del(ctx, key).Err()
+	_ = r.send(ctx, cmd)
 }
 
 // apply writes an outcome onto a record.
