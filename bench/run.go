@@ -158,7 +158,7 @@ func (x *h) build(root string) error {
 // empties the database for the run: only one that is empty or that an
 // earlier run marked, unless --flush. It returns the server's version.
 func (x *h) openRedis() (string, error) {
-	ins, err := redisinspect.Open(x.o.redisURL, harnessClient)
+	ins, err := redisinspect.Open(context.Background(), x.o.redisURL, harnessClient)
 	if err != nil {
 		return "", fmt.Errorf("--redis-url: %w", err)
 	}

@@ -25,7 +25,7 @@ func server(t *testing.T) *testredis.Server {
 
 func open(t *testing.T, url, name string) *redisinspect.Inspector {
 	t.Helper()
-	in, err := redisinspect.Open(url, name)
+	in, err := redisinspect.Open(context.Background(), url, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,13 +197,15 @@ func TestServerFigures(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesSeveralServers(t *testing.T) {
+// A Sentinel group is refused, and a Cluster that does not answer is an
+// error; neither repeats the password.
+func TestOpenErrors(t *testing.T) {
 	for _, url := range []string{
-		"redis://:s3cret@127.0.0.1:7000,127.0.0.1:7001",
+		"redis://:s3cret@127.0.0.1:1,127.0.0.1:2",
 		"redis://:s3cret@127.0.0.1:26379?master=mymaster",
 		"http://:s3cret@127.0.0.1:6379",
 	} {
-		_, err := redisinspect.Open(url, "bench-test")
+		_, err := redisinspect.Open(context.Background(), url, "bench-test")
 		if err == nil {
 			t.Errorf("Open(%q) = nil, want an error", url)
 			continue
