@@ -198,3 +198,21 @@ func (in *Inspector) ClientAddrs(ctx context.Context, name string) ([]string, er
 	}
 	return out, nil
 }
+
+// Replicas counts the replicas online (INFO replication) of the servers
+// read: of the one server, or of every master of a Cluster.
+func (in *Inspector) Replicas(ctx context.Context) (int, error) {
+	total := 0
+	for _, n := range in.nodes {
+		f, err := n.info(ctx, "replication")
+		if err != nil {
+			return total, err
+		}
+		for k, v := range f {
+			if strings.HasPrefix(k, "slave") && strings.Contains(v, "state=online") {
+				total++
+			}
+		}
+	}
+	return total, nil
+}

@@ -195,6 +195,18 @@ func TestServerFigures(t *testing.T) {
 	if cpu, err := in.CPU(ctx); err != nil || cpu <= 0 {
 		t.Errorf("CPU = %v, %v; want > 0", cpu, err)
 	}
+	if n, err := in.Replicas(ctx); err != nil || n != 0 {
+		t.Errorf("Replicas = %d, %v; want 0", n, err)
+	}
+	host, port, _ := strings.Cut(s.Addr, ":")
+	testredis.StartArgs(t, "--replicaof", host, port)
+	n := 0
+	for deadline := time.Now().Add(10 * time.Second); n != 1 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		n, _ = in.Replicas(ctx)
+	}
+	if n != 1 {
+		t.Errorf("Replicas = %d with a replica started, want 1", n)
+	}
 }
 
 // A Sentinel group is refused, and a Cluster that does not answer is an
