@@ -26,12 +26,12 @@ func (x *h) startPair() (url, skipped string, err error) {
 	if err != nil {
 		return "", "skipped: redis-server is not on PATH (durability local vs replicated needs a private master and replica)", nil
 	}
-	master, err := x.startRedis(bin, "redis-master")
+	master, _, err := x.startRedis(bin, "redis-master")
 	if err != nil {
 		return "", "", err
 	}
 	host, port, _ := net.SplitHostPort(master)
-	if _, err := x.startRedis(bin, "redis-replica", "--replicaof", host, port); err != nil {
+	if _, x.replica, err = x.startRedis(bin, "redis-replica", "--replicaof", host, port); err != nil {
 		return "", "", err
 	}
 	if err := waitReplica(master, 15*time.Second); err != nil {
@@ -43,32 +43,32 @@ func (x *h) startPair() (url, skipped string, err error) {
 
 // startRedis starts one redis-server on a free loopback port, with its
 // files and log in a directory of the run's, and waits until it answers.
-func (x *h) startRedis(bin, name string, extra ...string) (string, error) {
+func (x *h) startRedis(bin, name string, extra ...string) (string, *proc, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	dir := filepath.Join(x.tmp, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	log, err := os.Create(filepath.Join(dir, "redis.log"))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	x.atExit(func() { log.Close() })
 	args := append([]string{"--bind", host, "--port", port, "--dir", dir, "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"}, extra...)
 	p, err := startProc(name, bin, args, cleanEnv(), log, addr)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	x.atExit(func() { p.stop(5 * time.Second) })
 	if err := waitRedis(p, addr, 10*time.Second); err != nil {
-		return "", fmt.Errorf("%w (log: %s)", err, tail(log.Name()))
+		return "", nil, fmt.Errorf("%w (log: %s)", err, tail(log.Name()))
 	}
-	return addr, nil
+	return addr, p, nil
 }
 
 // waitRedis polls the server until it answers.

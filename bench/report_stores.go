@@ -39,6 +39,8 @@ type storeLevel struct {
 	Failed   int64         `json:"failed"`
 	Statuses map[int]int64 `json:"statuses,omitempty"` // when some failed; 0: no answer
 	CPU      storeCPU      `json:"cpu_us_per_accepted"`
+	// CPUs used by processes outside the benchmark during the run.
+	OtherCores float64 `json:"other_processes_cores"`
 }
 
 // storeCPU is CPU time per accepted request, in µs, while the closed loop
@@ -103,7 +105,7 @@ func (r *report) printStores(w io.Writer) {
 	s := r.Stores
 	fmt.Fprintf(w, "\nstores: closed-loop ingest on each store, same run (%s per level; each row a dialhook of its own, dispatcher running, fake uContact answering)\n", s.IngestDuration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "store\tworkers\taccepted/s\tp50 / p99 (accepted)\tfailed\tCPU per accepted request\tRedis")
+	fmt.Fprintln(tw, "store\tworkers\taccepted/s\tp50 / p99 (accepted)\tfailed\tCPU per accepted request\tRedis URL, note")
 	for _, row := range s.Rows {
 		if row.Skipped != "" {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t%s\n", row.Store, row.Skipped)
@@ -117,6 +119,9 @@ func (r *report) printStores(w io.Writer) {
 			failed := fmt.Sprint(l.Failed)
 			if l.Failed > 0 {
 				failed += fmt.Sprintf(" %v", l.Statuses)
+			}
+			if l.OtherCores >= 0.1 {
+				where = strings.TrimSpace(fmt.Sprintf("%s [%.1f CPU busy elsewhere]", where, l.OtherCores))
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f / %.2f ms\t%s\t%.0f µs + Redis %.0f µs\t%s\n",
 				label, l.Workers, l.Accepted, l.P50, l.P99, failed, l.CPU.Dialhook, l.CPU.Redis, where)

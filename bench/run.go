@@ -36,6 +36,7 @@ type h struct {
 	cmpIns  *redisinspect.Inspector // --compare-url, when --redis-url is a Cluster
 	st      *store.Redis            // dialhook's events, read as dialhook reads them
 	dh, ech *proc
+	replica *proc // the private master's replica, for the stores step
 	dhT     *target
 	echoT   *target
 	scrapeC *http.Client

@@ -142,18 +142,31 @@ func (x *h) storeLevel(s storeSpec, w int) (storeLevel, error) {
 		return storeLevel{}, fmt.Errorf("%w (log: %s)", err, tail(logPath))
 	}
 	closedLoop(t, x.src, 16, 500*time.Millisecond) // warm-up
-	d0 := procCPU(p.pid())
-	r0, _ := s.ins.CPU(ctx)
+	d0, r0, o0, b0 := x.rowCPU(p, s)
 	res := closedLoop(t, x.src, w, x.o.ingestDuration)
-	d1 := procCPU(p.pid())
-	r1, _ := s.ins.CPU(ctx)
+	d1, r1, o1, b1 := x.rowCPU(p, s)
 	lv := storeLevel{Workers: w, Accepted: round(res.rate(), 0), P50: round(res.pct(50), 2), P99: round(res.pct(99), 2),
 		OK: res.ok, Failed: res.failed,
-		CPU: storeCPU{Dialhook: perRequest(d1-d0, res.ok), Redis: perRequest(r1-r0, res.ok)}}
+		CPU:        storeCPU{Dialhook: perRequest(d1-d0, res.ok), Redis: perRequest(r1-r0, res.ok)},
+		OtherCores: round(max((b1-b0)-(o1-o0), 0).Seconds()/res.elapsed.Seconds(), 2)}
 	if res.failed > 0 {
 		lv.Statuses = res.statuses
 	}
 	return lv, nil
+}
+
+// rowCPU reads the CPU time used so far by the row's dialhook p, by its
+// Redis (the masters'), by every process of the benchmark (those two, the
+// harness, the idle bare Echo server, the private replica) and by the
+// whole machine.
+func (x *h) rowCPU(p *proc, s storeSpec) (dialhook, redis, ours, machine time.Duration) {
+	dialhook = procCPU(p.pid())
+	redis, _ = s.ins.CPU(context.Background())
+	ours = dialhook + redis + selfCPU() + procCPU(x.ech.pid())
+	if s.from == "private" && x.replica != nil {
+		ours += procCPU(x.replica.pid())
+	}
+	return dialhook, redis, ours, systemBusy()
 }
 
 // perRequest is c per request in µs (0 without requests).

@@ -53,7 +53,7 @@ func TestStoreRatios(t *testing.T) {
 func TestPrintStores(t *testing.T) {
 	r := &report{Stores: storesResult{IngestDuration: "3s", Workers: []int{32, 128}, Rows: []storeRun{
 		{Kind: "single", Store: storeLabel(storeSpec{kind: "single", from: "--redis-url"}), URL: "redis://127.0.0.1:6379/15",
-			Levels: []storeLevel{{Workers: 32, Accepted: 8000, P50: 1, P99: 4}, {Workers: 128, Accepted: 10000, P99: 16, Failed: 2, Statuses: map[int]int64{503: 2}}}},
+			Levels: []storeLevel{{Workers: 32, Accepted: 8000, P50: 1, P99: 4}, {Workers: 128, Accepted: 10000, P99: 16, Failed: 2, Statuses: map[int]int64{503: 2}, OtherCores: 0.3}}},
 		{Kind: "cluster", Store: storeLabel(storeSpec{kind: "cluster", skipped: "x"}), Skipped: "no cluster: pass --redis-url redis://h1:p1,h2:p2,h3:p3"},
 	}}}
 	r.Stores.Ratios = []storeRatio{{Name: "replicated/local", Best: 0.5, Levels: []levelRatio{{32, 0.5, 2}}}}
@@ -61,7 +61,7 @@ func TestPrintStores(t *testing.T) {
 	r.printStores(&b)
 	out := b.String()
 	for _, want := range []string{
-		"one Redis, 1 master (--redis-url)", "10000", "1.00 / 4.00 ms", "2 map[503:2]", "redis://127.0.0.1:6379/15",
+		"one Redis, 1 master (--redis-url)", "10000", "1.00 / 4.00 ms", "2 map[503:2]", "redis://127.0.0.1:6379/15", "[0.3 CPU busy elsewhere]",
 		"Redis Cluster", "no cluster: pass --redis-url redis://h1:p1,h2:p2,h3:p3",
 		"replicated/local", "best accepted/s 0.50×", "@32 workers: accepted/s 0.50×, p99 2.00×",
 	} {
