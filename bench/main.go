@@ -4,17 +4,21 @@
 // drives both with the same keep-alive load generator and unique events,
 // and prints one table (and JSON with --out): ingest, latency at fixed
 // rates, end to end placed calls/s, a duplicate storm, Redis commands per
-// event and per call, peak RSS and goroutines.
+// event and per call, peak RSS and goroutines, then ingest on each kind of
+// store (one Redis, a Cluster, durability local and replicated) in the
+// same run.
 //
 //	go run ./bench [--source generic] [--duration 20s] [--out bench.json]
+//	go run ./bench --redis-url redis://h1:p1,h2:p2,h3:p3   # on a Redis Cluster
 //
-// It empties the Redis database of --redis-url first, but only one that is
-// empty or that it marked as its own at an earlier run; a database holding
-// other keys needs --flush. It is not a test: `go test ./...` does not run
-// it.
+// It empties the Redis database of --redis-url first (on a Cluster, every
+// master), but only one that is empty or that it marked as its own at an
+// earlier run; a database holding other keys needs --flush. It is not a
+// test: `go test ./...` does not run it.
 //
 // One file per step: ingest.go, latency.go, endtoend.go, storm.go, redis.go
-// (Redis accounting) and report.go; run.go starts the servers and runs the
+// (Redis accounting), stores.go (with pair.go, the private master and
+// replica it starts) and report.go; run.go starts the servers and runs the
 // steps in order.
 package main
 
@@ -30,6 +34,7 @@ import (
 
 type options struct {
 	redisURL       string
+	compareURL     string
 	flush          bool
 	source         string
 	duration       time.Duration
@@ -51,10 +56,23 @@ const usage = `usage: go run ./bench [flags]
 dialhook's load harness: builds dialhook, runs it on a real Redis against a
 fake uContact, beside a bare Echo server, and prints the figures.
 
-It empties the Redis database of --redis-url before the run. It does so
-without asking only when that database is empty or carries the marker the
-harness left there at an earlier run; a database that holds other keys is
-left alone (exit 1) unless --flush is given.
+--redis-url names one Redis (redis://host:port/db) or a Redis Cluster
+(redis://h1:p1,h2:p2,h3:p3, or ?cluster=true): the whole run happens there,
+with Redis' figures summed over the Cluster's masters.
+
+The last step, "stores", measures closed-loop ingest (accepted/s and p99 of
+the accepted requests, --ingest-workers for --ingest-duration each) with a
+dialhook of its own on each store, in the same run: one Redis (--redis-url
+when it is one server, else --compare-url), the Cluster (when --redis-url is
+one), and durability local then replicated on a private master with one
+replica started from redis-server on PATH (loopback ports, a temporary
+directory, stopped when the harness ends).
+
+It empties the Redis database of --redis-url (and of --compare-url when it
+uses it) before the run: on a Cluster every master. It does so without
+asking only when the database is empty or carries the marker the harness
+left there at an earlier run; a database that holds other keys is left alone
+(exit 1) unless --flush is given.
 
 `
 
@@ -65,8 +83,9 @@ func parseFlags() (*options, error) {
 		fmt.Fprint(flag.CommandLine.Output(), usage)
 		flag.PrintDefaults()
 	}
-	flag.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/15", "Redis for dialhook (one server); its database is emptied first (see --flush)")
-	flag.BoolVar(&o.flush, "flush", false, "empty the --redis-url database even when it holds keys the harness did not write")
+	flag.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/15", "Redis for dialhook: one server, or a Cluster (redis://h1:p1,h2:p2,h3:p3); its database is emptied first (see --flush)")
+	flag.StringVar(&o.compareURL, "compare-url", "redis://127.0.0.1:6379/15", "one Redis for the stores step's single-server row when --redis-url is a Cluster; emptied like --redis-url")
+	flag.BoolVar(&o.flush, "flush", false, "empty the --redis-url (and --compare-url) database even when it holds keys the harness did not write")
 	flag.StringVar(&o.source, "source", "generic", "sender to simulate, with its sample body from internal/samples: "+profileNames())
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of each fixed-rate latency run")
 	flag.DurationVar(&o.ingestDuration, "ingest-duration", 3*time.Second, "length of each closed-loop ingest run")

@@ -97,7 +97,8 @@ func ignore(c cmdCounts) cmdCounts {
 // counter reads Redis' two accountings of commands: INFO commandstats
 // (server-wide, commands run in scripts included) and MONITOR (this
 // database only, without the harness's connections, sent and run in
-// scripts apart; nil when unavailable).
+// scripts apart; nil when unavailable). On a Cluster both are summed over
+// the masters (redisinspect).
 type counter struct {
 	ins *redisinspect.Inspector
 	mon *redisinspect.Monitor
@@ -313,7 +314,9 @@ func (x *h) redisFigures(bg, acc, all *window, monitor bool) {
 			TopLevel: round(top.total(), 2), InScripts: round(lua.total(), 2), TopLevelBy: top.String(), InScriptsBy: lua.String()}
 		if monitor {
 			// MONITOR sees this database only: other clients of the same
-			// server (INFO commandstats is server-wide) do not count.
+			// server (INFO commandstats is server-wide) do not count. On a
+			// Cluster it follows every master, whose one database other
+			// clients of the Cluster share: run on a Cluster of its own.
 			f.Total = round(top.total()+lua.total(), 2)
 		}
 		return f

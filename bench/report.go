@@ -19,6 +19,7 @@ type report struct {
 	OS          string  `json:"os"`
 	Host        string  `json:"host"`
 	RedisVer    string  `json:"redis_version"`
+	RedisDeploy string  `json:"redis_deployment"` // one server, or a Cluster and its masters
 	Source      string  `json:"source"`
 	Settings    setting `json:"settings"`
 	WallSeconds float64 `json:"wall_seconds"`
@@ -32,6 +33,7 @@ type report struct {
 	Storm  stormResult  `json:"duplicate_storm"`
 	Redis  redisResult  `json:"redis_commands"`
 	Memory memoryResult `json:"memory"`
+	Stores storesResult `json:"stores"`
 	Budget []verdict    `json:"budget"`
 }
 
@@ -184,7 +186,8 @@ func (r *report) lat(target string, rate int) *latencyRun {
 	return nil
 }
 
-// verdicts checks the figures against the budget of issue 6.
+// verdicts checks the figures against the budget (issue 12's for ingest
+// and Redis commands, issue 6's for the rest).
 func (r *report) verdicts() {
 	add := func(name, budget, measured string, met bool) {
 		r.Budget = append(r.Budget, verdict{name, budget, measured, met})
@@ -194,9 +197,12 @@ func (r *report) verdicts() {
 		add("p99 @2000 req/s", "≤ 5 ms", fmt.Sprintf("%.2f ms", l.P99), l.P99 <= 5 && l.Failed == 0)
 		add("p99.9 @2000 req/s", "≤ 20 ms", fmt.Sprintf("%.2f ms", l.P999), l.P999 <= 20 && l.Failed == 0)
 	}
+	// Counts are averages over a window less the idle background: a
+	// hundredth above the budget is noise.
 	add("Redis round trips per accepted event", "1", fmt.Sprintf("%.2f", r.Redis.PerAccepted.TopLevel), r.Redis.Monitor && r.Redis.PerAccepted.TopLevel <= 1.05)
+	add("Redis commands per accepted event (in all, the EVALSHA included)", "≤ 5", fmt.Sprintf("%.2f", r.Redis.PerAccepted.Total), r.Redis.PerAccepted.Total <= 5.05)
 	add("Redis commands per placed call (sent)", "≤ 4", fmt.Sprintf("%.2f", r.Redis.PerPlaced.TopLevel), r.Redis.Monitor && r.Redis.PerPlaced.TopLevel <= 4.05)
-	add("Redis commands per placed call (incl. in scripts)", "≤ 4", fmt.Sprintf("%.2f", r.Redis.PerPlaced.Total), r.Redis.PerPlaced.Total <= 4.05)
+	add("Redis commands per placed call (in all, incl. inside scripts)", "≤ 10", fmt.Sprintf("%.2f", r.Redis.PerPlaced.Total), r.Redis.PerPlaced.Total <= 10.05)
 	add("end to end, 0 ms uContact", "≥ 2000 placed/s", fmt.Sprintf("%.0f placed/s", r.EndToEnd.Fast.PlacedPerSec), r.EndToEnd.Fast.PlacedPerSec >= 2000)
 	s := r.EndToEnd.Slow
 	add(fmt.Sprintf("end to end, %d ms uContact", s.FakeLatencyMs), fmt.Sprintf("≈ concurrency/latency = %.0f/s", s.Ceiling),
@@ -209,8 +215,8 @@ func (r *report) verdicts() {
 }
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\ndialhook load harness — %s, source %s, %d CPUs (%s), %s, Redis %s; load generator, fake uContact, bare Echo and Redis on the same machine\n\n",
-		r.Date, r.Source, r.CPUs, r.CPU, r.GoVersion, r.RedisVer)
+	fmt.Fprintf(w, "\ndialhook load harness — %s, source %s, %d CPUs (%s), %s, Redis %s (%s); load generator, fake uContact, bare Echo and Redis on the same machine\n\n",
+		r.Date, r.Source, r.CPUs, r.CPU, r.GoVersion, r.RedisVer, r.RedisDeploy)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tdialhook\tbare Echo\tnote")
 	fmt.Fprintf(tw, "ingest, closed loop (best of %v workers, %s each)\t%.0f req/s\t%.0f req/s\tratio %.2f×\n",
@@ -262,8 +268,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(tw, "peak RSS @%d req/s\t%.1f MiB\t\t%s (sampled VmRSS max %.1f MiB)\n", m.AtRate, m.PeakRSSMiB, m.Source, m.PeakRSSSampledMiB)
 	fmt.Fprintf(tw, "goroutines before → after\t%d → %d\t\tafter the load, idle connections closed\n", m.GoroutinesBefore, m.GoroutinesAfter)
 	_ = tw.Flush()
+	r.printStores(w)
 
-	fmt.Fprintln(w, "\nbudget (issue 6)")
+	fmt.Fprintln(w, "\nbudget (issue 12)")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, v := range r.Budget {
 		ok := "met"

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,8 +33,10 @@ type h struct {
 	src     *source
 	fake    *fakeUContact
 	ins     *redisinspect.Inspector // Redis' own accounting, the flush
+	cmpIns  *redisinspect.Inspector // --compare-url, when --redis-url is a Cluster
 	st      *store.Redis            // dialhook's events, read as dialhook reads them
 	dh, ech *proc
+	replica *proc // the private master's replica, for the stores step
 	dhT     *target
 	echoT   *target
 	scrapeC *http.Client
@@ -43,7 +46,9 @@ type h struct {
 	logf    func(format string, args ...any)
 
 	tmp, bin, cfgPath, dhLogPath string
-	onExit                       []func() // run last first, when run returns
+
+	mu     sync.Mutex // held while the clean-up runs
+	onExit []func()   // run last first, when run returns or on Ctrl-C
 }
 
 func run(o *options) error {
@@ -52,6 +57,7 @@ func run(o *options) error {
 		fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 	}}
 	defer x.cleanup()
+	x.onSignal()
 	if err := x.prepare(); err != nil {
 		return err
 	}
@@ -71,6 +77,7 @@ func run(o *options) error {
 		{"redis commands", x.redisCommands},
 		{"end to end (slow uContact)", x.slowEndToEnd},
 		{"goroutines after", x.goroutinesAfter},
+		{"stores", x.stores},
 	}
 	for _, s := range steps {
 		if err := s.fn(); err != nil {
@@ -84,12 +91,36 @@ func run(o *options) error {
 	return x.writeOut()
 }
 
-func (x *h) atExit(f func()) { x.onExit = append(x.onExit, f) }
+func (x *h) atExit(f func()) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.onExit = append(x.onExit, f)
+}
 
+// cleanup stops every process the harness started and removes its files,
+// once; a second caller (Ctrl-C during the clean-up) waits for the first.
 func (x *h) cleanup() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	for i := len(x.onExit) - 1; i >= 0; i-- {
 		x.onExit[i]()
 	}
+	x.onExit = nil
+}
+
+// onSignal makes Ctrl-C (or SIGTERM) stop every process the harness
+// started (dialhook, the bare Echo server, the private Redis servers)
+// before it leaves. The servers run in process groups of their own, so the
+// terminal's Ctrl-C reaches the harness only.
+func (x *h) onSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		x.logf("interrupted: stopping the processes the harness started")
+		x.cleanup()
+		os.Exit(130)
+	}()
 }
 
 // prepare empties the Redis database, builds dialhook, writes the
@@ -129,6 +160,7 @@ func (x *h) prepare() error {
 	x.scrapeC = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	x.admin, x.ucToken = "bench-"+sec.nonce, "bench-token-"+sec.nonce
 	x.rep = newReport(x.o, version)
+	x.rep.RedisDeploy = deployment(x.ins.Servers(), x.ins.Cluster())
 	return nil
 }
 
@@ -154,27 +186,46 @@ func (x *h) build(root string) error {
 	return nil
 }
 
-// openRedis opens the harness's own connection to dialhook's Redis and
-// empties the database for the run: only one that is empty or that an
-// earlier run marked, unless --flush. It returns the server's version.
+// openRedis opens the harness's own connections to dialhook's Redis (every
+// master of a Cluster) and empties the database for the run: only one that
+// is empty or that an earlier run marked, unless --flush. When --redis-url
+// is a Cluster, --compare-url too, for the stores step. It returns the
+// server's version.
 func (x *h) openRedis() (string, error) {
-	ins, err := redisinspect.Open(x.o.redisURL, harnessClient)
-	if err != nil {
-		return "", fmt.Errorf("--redis-url: %w", err)
+	var err error
+	if x.ins, err = x.openFlushed("--redis-url", x.o.redisURL); err != nil {
+		return "", err
 	}
-	x.ins = ins
-	x.atExit(func() { _ = ins.Close() })
+	if x.ins.Cluster() {
+		if u, err := redisurl.Parse(x.o.compareURL); err == nil && u.Mode != redisurl.Single {
+			return "", errors.New("--compare-url: one Redis server (redis://host:port/db), not a " + u.Mode.String())
+		}
+		if x.cmpIns, err = x.openFlushed("--compare-url", x.o.compareURL); err != nil {
+			return "", err
+		}
+	}
+	version, _ := x.ins.Version(context.Background())
+	return version, nil
+}
+
+// openFlushed opens an inspector on url and empties its database (see
+// openRedis); flag names the URL in errors.
+func (x *h) openFlushed(flag, url string) (*redisinspect.Inspector, error) {
 	ctx := context.Background()
-	where := redisurl.Mask(x.o.redisURL)
+	ins, err := redisinspect.Open(ctx, url, harnessClient)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	x.atExit(func() { _ = ins.Close() })
+	where := redisurl.Mask(url)
 	err = ins.FlushDB(ctx, x.o.flush)
 	if errors.Is(err, redisinspect.ErrForeignKeys) {
-		return "", fmt.Errorf("refusing to flush %s: %w; pass --flush to empty it anyway, or pick another database with --redis-url", where, err)
+		return nil, fmt.Errorf("refusing to flush %s: %w; pass --flush to empty it anyway, or pick another database with %s", where, err, flag)
 	}
 	if err != nil {
-		return "", fmt.Errorf("redis %s: %w", where, err)
+		return nil, fmt.Errorf("redis %s: %w", where, err)
 	}
-	version, _ := ins.Version(ctx)
-	return version, nil
+	return ins, nil
 }
 
 // startServers starts the bare Echo server and dialhook, and waits until
@@ -184,19 +235,11 @@ func (x *h) startServers() error {
 	if err != nil {
 		return err
 	}
-	dhAddr, err := x.startDialhook()
-	if err != nil {
+	x.dhLogPath = filepath.Join(x.tmp, "dialhook.log")
+	var dhAddr string
+	if x.dh, dhAddr, err = x.startDialhook(x.dhLogPath, x.o.redisURL, ""); err != nil {
 		return err
 	}
-	// Ctrl-C: stop the servers before leaving.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-sig
-		x.dh.stop(3 * time.Second)
-		x.ech.stop(time.Second)
-		os.Exit(130)
-	}()
 	if err := x.dh.waitHTTP("http://"+dhAddr+"/readyz", 15*time.Second); err != nil {
 		return fmt.Errorf("%w (log: %s)", err, tail(x.dhLogPath))
 	}
@@ -234,22 +277,22 @@ func (x *h) startEcho() (string, error) {
 	return addr, nil
 }
 
-// startDialhook starts dialhook, the real run() path, logging JSON to a
-// file.
-func (x *h) startDialhook() (string, error) {
+// startDialhook starts dialhook, the real run() path, on the Redis of
+// redisURL, with durability ("": the default), logging JSON to logPath.
+// Every instance of a run has the same binary and configuration otherwise.
+func (x *h) startDialhook(logPath, redisURL, durability string) (*proc, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	x.dhLogPath = filepath.Join(x.tmp, "dialhook.log")
-	log, err := os.Create(x.dhLogPath)
+	log, err := os.Create(logPath)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	x.atExit(func() { log.Close() })
 	env := append(cleanEnv(),
 		"DIALHOOK_ADDR="+addr,
-		"DIALHOOK_REDIS_URL="+x.o.redisURL,
+		"DIALHOOK_REDIS_URL="+redisURL,
 		"DIALHOOK_ADMIN_TOKEN="+x.admin,
 		"DIALHOOK_LOG_FORMAT=json",
 		"DIALHOOK_WORKERS="+strconv.Itoa(x.o.workers),
@@ -257,11 +300,15 @@ func (x *h) startDialhook() (string, error) {
 		"UCONTACT_BASE_URL=http://"+x.fake.addr,
 		"UCONTACT_TOKEN="+x.ucToken,
 	)
-	if x.dh, err = startProc("dialhook", x.bin, []string{"--config", x.cfgPath}, env, log, addr); err != nil {
-		return "", err
+	if durability != "" {
+		env = append(env, "DIALHOOK_DURABILITY="+durability)
 	}
-	x.atExit(func() { x.dh.stop(10 * time.Second) })
-	return addr, nil
+	p, err := startProc("dialhook", x.bin, []string{"--config", x.cfgPath}, env, log, addr)
+	if err != nil {
+		return nil, "", err
+	}
+	x.atExit(func() { p.stop(10 * time.Second) })
+	return p, addr, nil
 }
 
 // openStore opens dialhook's store on its Redis, once dialhook has prepared

@@ -9,50 +9,65 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// Monitor follows MONITOR on a connection of its own and counts the
-// commands run on the inspector's database, split into the ones clients
-// sent (round trips, or pipelined commands) and the ones scripts ran,
-// leaving out the commands of some client addresses (the caller's own).
+// Monitor follows MONITOR on a connection of its own to each server the
+// inspector reads (every master of a Cluster) and counts the commands run
+// on the inspector's database, split into the ones clients sent (round
+// trips, or pipelined commands) and the ones scripts ran, leaving out the
+// commands of some client addresses (the caller's own).
 type Monitor struct {
-	conn    net.Conn
+	conns   []net.Conn
 	mu      sync.Mutex
 	top     Counts
 	lua     Counts
 	exclude map[string]bool
-	db      string
-	done    chan struct{}
+	readers sync.WaitGroup
 }
 
-// Monitor starts MONITOR, leaving out the commands of the connections at
-// the exclude addresses (see ClientAddrs). Stop it with Stop. MONITOR over
-// TLS is not supported.
+// Monitor starts MONITOR on every server read, leaving out the commands of
+// the connections at the exclude addresses (see ClientAddrs). Stop it with
+// Stop. MONITOR over TLS is not supported.
 func (in *Inspector) Monitor(exclude []string) (*Monitor, error) {
-	if in.opt.TLSConfig != nil {
-		return nil, errors.New("redisinspect: MONITOR over TLS is not supported")
-	}
-	conn, err := net.DialTimeout("tcp", in.opt.Addr, 3*time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("redisinspect: MONITOR: %w", err)
-	}
-	r := bufio.NewReaderSize(conn, 1<<20)
-	if err := in.startMonitor(conn, r); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("redisinspect: MONITOR: %w", err)
-	}
-	m := &Monitor{conn: conn, top: Counts{}, lua: Counts{}, exclude: map[string]bool{}, db: strconv.Itoa(in.opt.DB), done: make(chan struct{})}
+	m := &Monitor{top: Counts{}, lua: Counts{}, exclude: map[string]bool{}}
 	for _, a := range exclude {
 		m.exclude[a] = true
 	}
-	go m.read(r)
+	for _, n := range in.nodes {
+		if err := m.follow(n.opt); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// follow starts MONITOR on one server.
+func (m *Monitor) follow(opt *redis.Options) error {
+	if opt.TLSConfig != nil {
+		return errors.New("redisinspect: MONITOR over TLS is not supported")
+	}
+	conn, err := net.DialTimeout("tcp", opt.Addr, 3*time.Second)
+	if err != nil {
+		return fmt.Errorf("redisinspect: MONITOR %s: %w", opt.Addr, err)
+	}
+	r := bufio.NewReaderSize(conn, 1<<20)
+	if err := startMonitor(opt, conn, r); err != nil {
+		conn.Close()
+		return fmt.Errorf("redisinspect: MONITOR %s: %w", opt.Addr, err)
+	}
+	m.conns = append(m.conns, conn)
+	m.readers.Add(1)
+	go m.read(r, strconv.Itoa(opt.DB))
+	return nil
 }
 
 // startMonitor authenticates (when the URL has a password) and sends
 // MONITOR, in plain RESP: go-redis has no use for a connection that
 // streams replies forever.
-func (in *Inspector) startMonitor(conn net.Conn, r *bufio.Reader) error {
+func startMonitor(opt *redis.Options, conn net.Conn, r *bufio.Reader) error {
 	send := func(args ...string) error {
 		var b strings.Builder
 		fmt.Fprintf(&b, "*%d\r\n", len(args))
@@ -71,10 +86,10 @@ func (in *Inspector) startMonitor(conn net.Conn, r *bufio.Reader) error {
 		}
 		return nil
 	}
-	if in.opt.Password != "" {
-		args := []string{"AUTH", in.opt.Password}
-		if in.opt.Username != "" {
-			args = []string{"AUTH", in.opt.Username, in.opt.Password}
+	if opt.Password != "" {
+		args := []string{"AUTH", opt.Password}
+		if opt.Username != "" {
+			args = []string{"AUTH", opt.Username, opt.Password}
 		}
 		if err := send(args...); err != nil {
 			return err
@@ -87,8 +102,8 @@ func (in *Inspector) startMonitor(conn net.Conn, r *bufio.Reader) error {
 //
 //	+1795611014.032530 [15 127.0.0.1:49074] "evalsha" "…" "0"
 //	+1795611014.032606 [15 lua] "SET" "k" "1"
-func (m *Monitor) read(r *bufio.Reader) {
-	defer close(m.done)
+func (m *Monitor) read(r *bufio.Reader, db string) {
+	defer m.readers.Done()
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -99,8 +114,8 @@ func (m *Monitor) read(r *bufio.Reader) {
 		if i < 0 || j < i {
 			continue
 		}
-		db, who, _ := strings.Cut(line[i+1:j], " ")
-		if db != m.db || m.exclude[who] {
+		where, who, _ := strings.Cut(line[i+1:j], " ")
+		if where != db || m.exclude[who] {
 			continue
 		}
 		rest := line[j+1:]
@@ -134,8 +149,10 @@ func (m *Monitor) Take() (top, lua Counts) {
 	return top, lua
 }
 
-// Stop closes MONITOR's connection and waits for its reader to end.
+// Stop closes MONITOR's connections and waits for their readers to end.
 func (m *Monitor) Stop() {
-	_ = m.conn.Close()
-	<-m.done
+	for _, c := range m.conns {
+		_ = c.Close()
+	}
+	m.readers.Wait()
 }

@@ -25,7 +25,7 @@ func server(t *testing.T) *testredis.Server {
 
 func open(t *testing.T, url, name string) *redisinspect.Inspector {
 	t.Helper()
-	in, err := redisinspect.Open(url, name)
+	in, err := redisinspect.Open(context.Background(), url, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,15 +195,29 @@ func TestServerFigures(t *testing.T) {
 	if cpu, err := in.CPU(ctx); err != nil || cpu <= 0 {
 		t.Errorf("CPU = %v, %v; want > 0", cpu, err)
 	}
+	if n, err := in.Replicas(ctx); err != nil || n != 0 {
+		t.Errorf("Replicas = %d, %v; want 0", n, err)
+	}
+	host, port, _ := strings.Cut(s.Addr, ":")
+	testredis.StartArgs(t, "--replicaof", host, port)
+	n := 0
+	for deadline := time.Now().Add(10 * time.Second); n != 1 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		n, _ = in.Replicas(ctx)
+	}
+	if n != 1 {
+		t.Errorf("Replicas = %d with a replica started, want 1", n)
+	}
 }
 
-func TestOpenRefusesSeveralServers(t *testing.T) {
+// A Sentinel group is refused, and a Cluster that does not answer is an
+// error; neither repeats the password.
+func TestOpenErrors(t *testing.T) {
 	for _, url := range []string{
-		"redis://:s3cret@127.0.0.1:7000,127.0.0.1:7001",
+		"redis://:s3cret@127.0.0.1:1,127.0.0.1:2",
 		"redis://:s3cret@127.0.0.1:26379?master=mymaster",
 		"http://:s3cret@127.0.0.1:6379",
 	} {
-		_, err := redisinspect.Open(url, "bench-test")
+		_, err := redisinspect.Open(context.Background(), url, "bench-test")
 		if err == nil {
 			t.Errorf("Open(%q) = nil, want an error", url)
 			continue
