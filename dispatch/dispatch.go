@@ -45,7 +45,7 @@ type Enricher interface {
 // Queue is what the dispatcher needs of the store.
 type Queue interface {
 	Shards() int
-	Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]store.Delivery, error)
+	Next(ctx context.Context, consumer string, shard, count int, block time.Duration) ([]store.Delivery, error)
 	Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]store.Delivery, error)
 	Begin(ctx context.Context, d store.Delivery, hold time.Duration, now time.Time) (*store.Event, store.BeginResult, error)
 	Finish(ctx context.Context, d store.Delivery, ev *store.Event, out store.Outcome, now time.Time) (*store.Event, error)
@@ -180,9 +180,15 @@ func readBlock(queues int) time.Duration {
 	return 200 * time.Millisecond
 }
 
+// readMax bounds the entries one read takes: a worker that holds n free
+// call slots reads up to n entries in one XREADGROUP, so a backlog costs
+// Redis one read per batch, not one per call.
+const readMax = 16
+
 // work is one worker's loop over its shards' queues. It takes a slot
-// before reading an entry, so that no entry waits in this process for a
-// slot after being read.
+// before reading an entry (and as many more as are free, up to readMax,
+// to read that many), so that no entry waits in this process for a slot
+// after being read.
 func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, shards []int, calls *sync.WaitGroup) {
 	block := readBlock(len(shards))
 	for turn := 0; ctx.Err() == nil; turn++ {
@@ -191,14 +197,13 @@ func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, shards 
 			// The store is failing: do not take entries it cannot record.
 			sleep(ctx, pause)
 		}
-		select {
-		case d.sem <- struct{}{}:
-		case <-ctx.Done():
+		slots := d.takeSlots(ctx)
+		if slots == 0 {
 			return
 		}
-		ds, err := d.q.Next(ctx, consumer, shard, block)
+		ds, err := d.q.Next(ctx, consumer, shard, slots, block)
+		d.freeSlots(slots - len(ds))
 		if err != nil || len(ds) == 0 {
-			<-d.sem
 			if err == nil {
 				continue
 			}
@@ -209,14 +214,40 @@ func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, shards 
 			continue
 		}
 		d.down.Answered("reading the queue")
-		calls.Add(1)
-		go func() {
-			defer calls.Done()
-			defer func() { <-d.sem }()
-			for _, dl := range ds {
+		for _, dl := range ds {
+			calls.Add(1)
+			go func() {
+				defer calls.Done()
+				defer d.freeSlots(1)
 				d.handle(dialCtx, dl)
-			}
-		}()
+			}()
+		}
+	}
+}
+
+// takeSlots waits for one call slot, then takes the free ones up to
+// readMax without waiting; 0 when ctx ended first.
+func (d *Dispatcher) takeSlots(ctx context.Context) int {
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < readMax {
+		select {
+		case d.sem <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func (d *Dispatcher) freeSlots(n int) {
+	for range n {
+		<-d.sem
 	}
 }
 

@@ -150,11 +150,11 @@ type crashable struct {
 
 var errKilled = errors.New("the process was killed")
 
-func (c *crashable) Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]store.Delivery, error) {
+func (c *crashable) Next(ctx context.Context, consumer string, shard, count int, block time.Duration) ([]store.Delivery, error) {
 	if c.dead.Load() {
 		return nil, errKilled
 	}
-	return c.Queue.Next(ctx, consumer, shard, block)
+	return c.Queue.Next(ctx, consumer, shard, count, block)
 }
 
 func (c *crashable) Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]store.Delivery, error) {

@@ -54,7 +54,7 @@ func TestMemoryPrunesExpired(t *testing.T) {
 		}
 	}
 	for range 200 { // dial them all, so GUIDs and agent slots exist
-		ds, _ := m.Next(ctx, "c", 0, time.Millisecond)
+		ds, _ := m.Next(ctx, "c", 0, 1, time.Millisecond)
 		d := ds[0]
 		d.Token = "t"
 		ev, res, err := m.Begin(ctx, d, time.Minute, c.now())

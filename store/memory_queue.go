@@ -6,7 +6,7 @@ import (
 )
 
 // Next implements Store.
-func (m *Memory) Next(ctx context.Context, consumer string, _ int, block time.Duration) ([]Delivery, error) {
+func (m *Memory) Next(ctx context.Context, consumer string, _, count int, block time.Duration) ([]Delivery, error) {
 	var d Delivery
 	select {
 	case d = <-m.queue:
@@ -21,10 +21,22 @@ func (m *Memory) Next(ctx context.Context, consumer string, _ int, block time.Du
 			return nil, ctx.Err()
 		}
 	}
+	out := []Delivery{d}
+more:
+	for len(out) < count {
+		select {
+		case d = <-m.queue:
+			out = append(out, d)
+		default:
+			break more
+		}
+	}
 	m.mu.Lock()
-	m.pending[d.Ref] = pending{d: d, consumer: consumer, since: m.now()}
+	for _, d := range out {
+		m.pending[d.Ref] = pending{d: d, consumer: consumer, since: m.now()}
+	}
 	m.mu.Unlock()
-	return []Delivery{d}, nil
+	return out, nil
 }
 
 // Reclaim implements Store.

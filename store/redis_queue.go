@@ -12,13 +12,13 @@ import (
 )
 
 // Next implements Store; a block of zero or less does not wait.
-func (r *Redis) Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]Delivery, error) {
+func (r *Redis) Next(ctx context.Context, consumer string, shard, count int, block time.Duration) ([]Delivery, error) {
 	sk := r.k.shards[shard]
 	if block <= 0 {
 		block = -1 // go-redis: no BLOCK argument
 	}
 	res, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: group, Consumer: consumer, Streams: []string{sk.queue(), ">"}, Count: 1, Block: block,
+		Group: group, Consumer: consumer, Streams: []string{sk.queue(), ">"}, Count: int64(max(count, 1)), Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil

@@ -271,8 +271,9 @@ type Store interface {
 	// Shards is how many queues the store has: Next and Reclaim take one.
 	Shards() int
 	// Next waits up to block for an entry of shard's queue for consumer
-	// (zero: it does not wait).
-	Next(ctx context.Context, consumer string, shard int, block time.Duration) ([]Delivery, error)
+	// (zero: it does not wait), and returns up to count of the entries
+	// there (at least one asked for).
+	Next(ctx context.Context, consumer string, shard, count int, block time.Duration) ([]Delivery, error)
 	// Reclaim takes over entries of shard's queue another consumer left
 	// pending for idle.
 	Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]Delivery, error)

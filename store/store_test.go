@@ -390,7 +390,7 @@ func nextAny(ctx context.Context, s store.Store, consumer string, block time.Dur
 	deadline := time.Now().Add(block)
 	for {
 		for sh := range s.Shards() {
-			ds, err := s.Next(ctx, consumer, sh, 0)
+			ds, err := s.Next(ctx, consumer, sh, 1, 0)
 			if err != nil || len(ds) > 0 {
 				return ds, err
 			}
@@ -419,4 +419,42 @@ func reclaimAll(ctx context.Context, s store.Store, consumer string, idle time.D
 func listAll(ctx context.Context, s store.Store, state store.State, limit int) ([]*store.Event, error) {
 	p, err := s.List(ctx, store.ListQuery{State: state, Limit: limit})
 	return p.Events, err
+}
+
+// Next returns up to count entries of a shard in one read, oldest first,
+// and leaves the rest for the next read.
+func TestNextReadsUpToCount(t *testing.T) {
+	eachStore(t, 100, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		shardOf := func(key string) string {
+			if s.Shards() == 1 {
+				return ""
+			}
+			return s.NewEventID(key)[:2]
+		}
+		var keys []string
+		for i := 0; len(keys) < 3; i++ {
+			if k := fmt.Sprintf("generic:batch%d", i); len(keys) == 0 || shardOf(k) == shardOf(keys[0]) {
+				keys = append(keys, k)
+			}
+		}
+		var ids []string
+		for _, k := range keys {
+			e := newEvent("a")
+			accept1(t, s, sub(e, k))
+			ids = append(ids, e.ID)
+		}
+		shard := 0
+		if s.Shards() > 1 {
+			fmt.Sscanf(ids[0][:2], "%x", &shard)
+		}
+		first, err := s.Next(ctx, "c1", shard, 2, 0)
+		if err != nil || len(first) != 2 || first[0].EventID != ids[0] || first[1].EventID != ids[1] {
+			t.Fatalf("next(count 2) = %+v %v, want %v", first, err, ids[:2])
+		}
+		rest, err := s.Next(ctx, "c1", shard, 16, 0)
+		if err != nil || len(rest) != 1 || rest[0].EventID != ids[2] {
+			t.Fatalf("next(count 16) = %+v %v, want [%s]", rest, err, ids[2])
+		}
+	})
 }
