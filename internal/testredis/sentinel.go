@@ -37,12 +37,17 @@ func StartSentinel(t testing.TB, replicas int, downAfter time.Duration) *Sentine
 	}
 	waitReplicas(t, g.Master.Addr, replicas)
 	var addrs []string
+	// failover-timeout also spaces a Sentinel's retries after a failed
+	// election (twice the timeout): with the default 180 s, and even with
+	// 10 s, one split vote on a busy machine outlasts any recovery budget.
+	// A failover of a test-sized dataset finishes well within 3 s.
+	const failoverTimeout = 3000
 	for i := range 3 {
 		addr := freeAddr(t)
 		conf := filepath.Join(dir, fmt.Sprintf("sentinel-%d.conf", i))
 		body := fmt.Sprintf("port %s\nbind 127.0.0.1\nsentinel monitor %s %s 2\nsentinel down-after-milliseconds %s %d\n"+
-			"sentinel failover-timeout %s 10000\nsentinel parallel-syncs %s 1\n",
-			strings.Split(addr, ":")[1], g.Name, strings.Replace(g.Master.Addr, ":", " ", 1), g.Name, downAfter.Milliseconds(), g.Name, g.Name)
+			"sentinel failover-timeout %s %d\nsentinel parallel-syncs %s 1\n",
+			strings.Split(addr, ":")[1], g.Name, strings.Replace(g.Master.Addr, ":", " ", 1), g.Name, downAfter.Milliseconds(), g.Name, failoverTimeout, g.Name)
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
