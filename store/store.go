@@ -104,6 +104,18 @@ type Event struct {
 	// Enrich; Enriched records the result).
 	Enrich    *Enrich   `json:"enrich,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Trail is how the mapping decided (the dry run's decisions), kept for
+	// the console.
+	Trail []string `json:"trail,omitempty"`
+	// History lists the AgentCall attempts and their outcomes.
+	History []Attempt `json:"history,omitempty"`
+	// LastDuplicateAt is when the last redelivery was recognised.
+	LastDuplicateAt *time.Time `json:"last_duplicate_at,omitempty"`
+	// ReplayOf is the event whose stored request this one replayed.
+	ReplayOf string `json:"replay_of,omitempty"`
+	// Request is the webhook as received, secrets masked (Get answers it
+	// until inspect.retention; List does not).
+	Request *Request `json:"request,omitempty"`
 }
 
 // Enrich is what an event's record lacks and where to fetch it. The store
@@ -224,9 +236,11 @@ const (
 	NeedsEnrich
 )
 
-// ListQuery asks for a page of events in a state.
+// ListQuery asks for a page of events in a state ("" : every state),
+// from a source ("": every source).
 type ListQuery struct {
 	State  State
+	Source string
 	Limit  int
 	Cursor string // a Page.Next; "" for the first page
 }
