@@ -104,9 +104,6 @@ type Event struct {
 	// Enrich; Enriched records the result).
 	Enrich    *Enrich   `json:"enrich,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
-	// Trail is how the mapping decided (the dry run's decisions), kept for
-	// the console.
-	Trail []string `json:"trail,omitempty"`
 	// History lists the AgentCall attempts and their outcomes.
 	History []Attempt `json:"history,omitempty"`
 	// LastDuplicateAt is when the last redelivery was recognised.
