@@ -1,15 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"container/list"
-
 	"context"
-	"github.com/google/uuid"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Memory is the embedded store: everything lives in this process and is lost
@@ -34,6 +35,7 @@ type Memory struct {
 	maxEvents int
 	lastSweep time.Time
 	now       func() time.Time
+	inspect   memInspect
 }
 
 type memEvent struct {
@@ -64,6 +66,9 @@ type MemoryOptions struct {
 	QueueMax  int              // queue entries at most (default 100000)
 	MaxEvents int              // records kept at most (default 100000)
 	Now       func() time.Time // the clock (default time.Now)
+	// InspectRetention is how long an event's received request is kept
+	// (default 72 h, at most Retention).
+	InspectRetention time.Duration
 }
 
 // NewMemory returns an empty in-memory store.
@@ -84,6 +89,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		events: map[string]*memEvent{}, order: list.New(), claims: map[string]claim{}, guids: map[string]string{},
 		due: map[string]time.Time{}, agents: map[string]claim{}, waiters: map[string]map[string]bool{}, pending: map[string]pending{},
 		queue: make(chan Delivery, o.QueueMax), retention: o.Retention, maxEvents: o.MaxEvents, now: o.Now,
+		inspect: newMemInspect(min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)),
 	}
 }
 
@@ -119,6 +125,16 @@ func clone(e *Event) *Event {
 	c.Fields = cloneMap(e.Fields)
 	c.Warnings = append([]string(nil), e.Warnings...)
 	c.Redials = append([]Redial(nil), e.Redials...)
+	c.History = append([]Attempt(nil), e.History...)
+	if e.LastDuplicateAt != nil {
+		t := *e.LastDuplicateAt
+		c.LastDuplicateAt = &t
+	}
+	if e.Request != nil {
+		r := *e.Request
+		r.Headers = cloneMap(e.Request.Headers)
+		c.Request = &r
+	}
 	if e.DueAt != nil {
 		t := *e.DueAt
 		c.DueAt = &t
@@ -171,6 +187,8 @@ func (m *Memory) accept(s Submission) (Accepted, error) {
 				return Accepted{Event: &Event{ID: c.id, State: Ignored}, Duplicate: true}, nil
 			case !old.remappable() || s.Event.remappable():
 				old.Duplicates++
+				at := m.now()
+				old.LastDuplicateAt = &at
 				return Accepted{Event: clone(&old.Event), Duplicate: true}, nil
 			}
 			supersedes = old
@@ -222,7 +240,7 @@ func (m *Memory) Get(ctx context.Context, id string) (*Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e := m.get(id); e != nil {
-		return clone(&e.Event), nil
+		return m.shown(e), nil
 	}
 	return nil, ErrNotFound
 }
@@ -262,8 +280,10 @@ func (m *Memory) List(ctx context.Context, q ListQuery) (Page, error) {
 	defer m.mu.Unlock()
 	var out []*Event
 	for id := range m.events {
-		if e := m.get(id); e != nil && e.State == q.State && c.before(ms(e.ReceivedAt), e.ID) {
-			out = append(out, clone(&e.Event))
+		if e := m.get(id); e != nil && q.matches(&e.Event) && c.before(ms(e.ReceivedAt), e.ID) {
+			ev := clone(&e.Event)
+			ev.Request = nil // as Redis: a listing does not read requests
+			out = append(out, ev)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type Redis struct {
 	closeOnce sync.Once
 	loops     sync.WaitGroup
 
+	mode             string // "redis sentinel" when opened through Sentinels (see kind)
+	searchIndex      bool
+	inspectRetention time.Duration
+	requestsTrimmed  atomic.Int64 // ms: requests received before this are deleted (see trimRequests)
+
 	lastOOM  atomic.Int64 // unix ns of the last OOM answer (for Ready)
 	lastTrim atomic.Int64 // unix ns of the last trim (see Promote)
 	depth    queueDepth   // the queues' length, sampled (for queue_max)
@@ -72,6 +78,12 @@ type RedisOptions struct {
 	Shards int
 	// Durability is Local (default) or Replicated.
 	Durability Durability
+	// SearchIndex keeps the console's search index: one ZADD more per
+	// accepted event (the accept script's sixth command).
+	SearchIndex bool
+	// InspectRetention is how long an event's received request is kept
+	// (default 72 h, at most Retention).
+	InspectRetention time.Duration
 	// Timeout bounds each command's network wait (dial, read, write) when
 	// OpenRedis builds the client (default 2s): a stalled Redis makes a
 	// webhook answer 503 within about this long. WAIT waits half of it.
@@ -117,7 +129,11 @@ func OpenRedis(ctx context.Context, url string, o RedisOptions) (*Redis, error) 
 		c.PoolSize, c.MinIdleConns = 64, 4
 		c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.MaxRetries = o.Timeout, o.Timeout, o.Timeout, -1
 	}
-	return NewRedis(ctx, u.Client(), o)
+	r, err := NewRedis(ctx, u.Client(), o)
+	if err == nil && u.Mode == redisurl.Sentinel {
+		r.mode = "redis sentinel"
+	}
+	return r, err
 }
 
 // NewRedis wraps an existing client.
@@ -147,7 +163,8 @@ func NewRedis(ctx context.Context, rdb redis.UniversalClient, o RedisOptions) (*
 	}
 	r := &Redis{rdb: rdb, k: newKeys(o.Namespace, o.Shards), retention: o.Retention, queueMax: o.QueueMax,
 		replicated: o.Durability == Replicated, waitFor: o.Timeout / 2,
-		batchq: make(chan *batchCall), quit: make(chan struct{})}
+		batchq: make(chan *batchCall), quit: make(chan struct{}), searchIndex: o.SearchIndex,
+		inspectRetention: min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)}
 	for s := range o.Shards {
 		_ = r.ensureGroup(ctx, s) // retried by Next when Redis is down now
 	}

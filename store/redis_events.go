@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -72,7 +74,7 @@ func (r *Redis) duplicateWhenFull(ctx context.Context, s Submission, full error)
 	if err != nil {
 		return Accepted{}, full
 	}
-	dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, "")
+	dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, "", ms(time.Now()))
 	if err := r.send(ctx, dup); err != nil {
 		return Accepted{}, full
 	}
@@ -129,9 +131,15 @@ func (r *Redis) claimCooldown(ctx context.Context, s *Submission) error {
 func (r *Redis) acceptCmd(ctx context.Context, s Submission, takeover string) (*redis.Cmd, error) {
 	e := s.Event
 	sk, _ := r.k.of(e.ID)
-	doc, err := json.Marshal(e)
+	doc, err := encodeDoc(e)
 	if err != nil {
-		return nil, fmt.Errorf("store: encode: %w", err)
+		return nil, err
+	}
+	var req []byte
+	if e.Request != nil {
+		if req, err = json.Marshal(e.Request); err != nil {
+			return nil, fmt.Errorf("store: encode: %w", err)
+		}
 	}
 	var dedup, old string
 	if s.DedupKey != "" {
@@ -140,7 +148,7 @@ func (r *Redis) acceptCmd(ctx context.Context, s Submission, takeover string) (*
 	if takeover != "" {
 		old = sk.ev(takeover)
 	}
-	keys, pos := withOptional([]string{sk.ev(e.ID), sk.queue(), sk.index(e.State), sk.due()}, dedup, old)
+	keys, pos := withOptional([]string{sk.ev(e.ID), sk.queue(), sk.index(e.State), sk.due(), sk.find()}, dedup, old)
 	var due int64
 	if e.DueAt != nil {
 		due = ms(*e.DueAt)
@@ -153,7 +161,12 @@ func (r *Redis) acceptCmd(ctx context.Context, s Submission, takeover string) (*
 		flags += "e"
 	}
 	args := []any{e.ID, doc, string(e.State), max(s.DedupTTL.Milliseconds(), 1), ms(e.ReceivedAt), due, e.Params.Agent, flags}
-	args = append(append(args, pos...), takeover)
+	args = append(append(args, pos...), takeover, req)
+	if r.searchIndex {
+		for _, t := range searchTerms(e) {
+			args = append(args, t+"\x00"+e.ID)
+		}
+	}
 	return evalsha(ctx, acceptScript, keys, args...), nil
 }
 
@@ -174,7 +187,7 @@ func (r *Redis) accepted(ctx context.Context, s Submission, c *redis.Cmd) (Accep
 		}
 		old, _ := vals[1].(string)
 		sk, _ := r.k.of(s.Event.ID)
-		dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, flag(!s.Event.remappable()))
+		dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, flag(!s.Event.remappable()), ms(time.Now()))
 		if err := r.send(ctx, dup); err != nil {
 			return Accepted{}, err
 		}
@@ -236,7 +249,23 @@ func decode(vals []any) (*Event, error) {
 	e.Attempts, _ = strconv.Atoi(field(2))
 	e.Duplicates, _ = strconv.Atoi(field(3))
 	e.Supersedes, e.SupersededBy = field(4), field(5)
+	if at, err := strconv.ParseInt(field(6), 10, 64); err == nil {
+		t := time.UnixMilli(at).UTC()
+		e.LastDuplicateAt = &t
+	}
 	return &e, nil
+}
+
+// encodeDoc is the record's doc field: the event as JSON, without what is
+// kept in fields of its own (the request).
+func encodeDoc(e *Event) ([]byte, error) {
+	c := *e
+	c.Request = nil
+	doc, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode: %w", err)
+	}
+	return doc, nil
 }
 
 // Get implements Store.
@@ -250,11 +279,21 @@ func (r *Redis) Get(ctx context.Context, id string) (*Event, error) {
 		}
 		return nil, ErrNotFound
 	}
-	vals, err := r.rdb.HMGet(ctx, sk.ev(id), recordFields...).Result()
+	vals, err := r.rdb.HMGet(ctx, sk.ev(id), slices.Concat(recordFields, []string{fReq})...).Result()
 	if err != nil {
 		return nil, r.wrap(err)
 	}
-	return decode(vals)
+	e, err := decode(vals[:len(recordFields)])
+	if err != nil {
+		return nil, err
+	}
+	if raw, _ := vals[len(recordFields)].(string); raw != "" && time.Since(e.ReceivedAt) <= r.inspectRetention {
+		var req Request
+		if json.Unmarshal([]byte(raw), &req) == nil {
+			e.Request = &req
+		}
+	}
+	return e, nil
 }
 
 // GetByGUID implements Store: each shard keeps its own GUID index, so all
@@ -310,9 +349,9 @@ func (r *Redis) Redial(ctx context.Context, id string, rd Redial) (*Event, error
 		state, attempts := cur.State, strconv.Itoa(cur.Attempts)
 		cur.Redials = append(cur.Redials, rd)
 		cur.State, cur.UpdatedAt, cur.DueAt = Queued, rd.At, nil
-		doc, err := json.Marshal(cur)
+		doc, err := encodeDoc(cur)
 		if err != nil {
-			return nil, fmt.Errorf("store: encode: %w", err)
+			return nil, err
 		}
 		keys := []string{sk.ev(id), sk.index(state), sk.index(Queued), sk.queue()}
 		vals, err := redialScript.Run(ctx, r.rdb, keys, id, doc, string(state), attempts).Slice()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,6 +77,7 @@ func (r *Redis) trim(ctx context.Context, now time.Time) {
 		}
 	}
 	_, _ = pipe.Exec(ctx)
+	r.trimRequests(ctx, now)
 	for range maxForgetRounds {
 		if r.forget(ctx, now) < forgetBatch {
 			return
@@ -85,7 +87,7 @@ func (r *Redis) trim(ctx context.Context, now time.Time) {
 
 // Records carry no TTL (an EXPIRE on every accept would cost the ingest
 // path a command): forget deletes those received before the retention,
-// found by their index (scored by received time), at most forgetBatch per
+// pastBatch by their index (scored by received time), at most forgetBatch per
 // index and shard a round. Trim runs rounds until one finds less than a
 // batch anywhere, at most maxForgetRounds every trimEvery.
 const (
@@ -94,21 +96,16 @@ const (
 )
 
 // forget deletes one round of records past retention and their index
-// entries, and returns the most it found in one index. A record that
+// entries, and returns the most it pastBatch in one index. A record that
 // moved to another index meanwhile is deleted all the same (it is past
 // retention too); its entry there goes in that index's round.
 func (r *Redis) forget(ctx context.Context, now time.Time) int {
 	cut := "(" + strconv.FormatInt(ms(now.Add(-r.retention)), 10)
-	type found struct {
-		sk  shardKeys
-		idx string
-		ids *redis.StringSliceCmd
-	}
-	var all []found
+	var all []pastBatch
 	pipe := r.rdb.Pipeline()
 	for _, sk := range r.k.shards {
 		for _, idx := range indexes() {
-			all = append(all, found{sk, sk.index(idx), pipe.ZRangeByScore(ctx, sk.index(idx),
+			all = append(all, pastBatch{sk, sk.index(idx), pipe.ZRangeByScore(ctx, sk.index(idx),
 				&redis.ZRangeBy{Min: "-inf", Max: cut, Count: forgetBatch})})
 		}
 	}
@@ -116,8 +113,9 @@ func (r *Redis) forget(ctx context.Context, now time.Time) int {
 		return 0
 	}
 	most := 0
+	finds := r.searchMembers(ctx, all)
 	pipe = r.rdb.Pipeline()
-	for _, f := range all {
+	for i, f := range all {
 		ids := f.ids.Val()
 		if len(ids) == 0 {
 			continue
@@ -129,6 +127,9 @@ func (r *Redis) forget(ctx context.Context, now time.Time) int {
 		}
 		pipe.Del(ctx, evs...) // one slot: the shard's
 		pipe.ZRem(ctx, f.idx, members...)
+		if len(finds[i]) > 0 {
+			pipe.ZRem(ctx, f.sk.find(), finds[i]...)
+		}
 	}
 	if most > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
@@ -136,6 +137,91 @@ func (r *Redis) forget(ctx context.Context, now time.Time) int {
 		}
 	}
 	return most
+}
+
+// pastBatch are the ids one index holds past retention, in one shard.
+type pastBatch struct {
+	sk  shardKeys
+	idx string
+	ids *redis.StringSliceCmd
+}
+
+// searchMembers reads the search index members of the events in all (per
+// entry of all), so that forget removes them with the records.
+func (r *Redis) searchMembers(ctx context.Context, all []pastBatch) [][]any {
+	out := make([][]any, len(all))
+	pipe := r.rdb.Pipeline()
+	cmds := make([][]*redis.StringCmd, len(all))
+	for i, f := range all {
+		for _, id := range f.ids.Val() {
+			cmds[i] = append(cmds[i], pipe.HGet(ctx, f.sk.ev(id), fFind))
+		}
+	}
+	if pipe.Len() == 0 {
+		return out
+	}
+	_, _ = pipe.Exec(ctx) // a record without members answers nil
+	for i, cs := range cmds {
+		for _, c := range cs {
+			for _, m := range strings.Split(c.Val(), "\n") {
+				if m != "" {
+					out[i] = append(out[i], m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// trimRequests deletes the received requests (the console's copy) of
+// events older than inspect.retention, reading the state indexes from where
+// the last pass stopped (requestsTrimmed) to the cut, at most forgetBatch
+// per index and shard a pass.
+func (r *Redis) trimRequests(ctx context.Context, now time.Time) {
+	if r.inspectRetention >= r.retention {
+		return // the records go with their requests
+	}
+	cut := ms(now.Add(-r.inspectRetention))
+	from := r.requestsTrimmed.Load()
+	if from == 0 {
+		from = ms(now.Add(-r.retention))
+	}
+	if from >= cut {
+		return
+	}
+	var all []pastBatch
+	pipe := r.rdb.Pipeline()
+	for _, sk := range r.k.shards {
+		for _, idx := range indexes() {
+			all = append(all, pastBatch{sk, sk.index(idx), pipe.ZRangeByScore(ctx, sk.index(idx), &redis.ZRangeBy{
+				Min: "(" + strconv.FormatInt(from, 10), Max: strconv.FormatInt(cut, 10), Count: forgetBatch})})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return
+	}
+	next := cut
+	pipe = r.rdb.Pipeline()
+	for _, f := range all {
+		ids := f.ids.Val()
+		for _, id := range ids {
+			pipe.HDel(ctx, f.sk.ev(id), fReq)
+		}
+		if len(ids) == forgetBatch {
+			// Not read to the cut: the next pass starts at the least of
+			// where the full batches stopped.
+			last, err := r.rdb.ZScore(ctx, f.idx, ids[len(ids)-1]).Result()
+			if err == nil {
+				next = min(next, max(int64(last)-1, from+1))
+			}
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return
+		}
+	}
+	r.requestsTrimmed.Store(next)
 }
 
 // indexes are the state indexes, each once.

@@ -56,8 +56,12 @@ func (r *Redis) List(ctx context.Context, q ListQuery) (Page, error) {
 		return Page{}, err
 	}
 	var out []*Event
+	idx := []State{indexOf(q.State)}
+	if q.State == "" {
+		idx = indexes()
+	}
 	for scan := 0; scan < maxListScan; scan++ {
-		ids, scores, err := r.listIndex(ctx, indexOf(q.State), c, q.Limit)
+		ids, scores, err := r.listIndex(ctx, idx, c, q.Limit)
 		if err != nil {
 			return Page{}, err
 		}
@@ -67,7 +71,7 @@ func (r *Redis) List(ctx context.Context, q ListQuery) (Page, error) {
 		}
 		for i, e := range evs {
 			c = cursor{ms: scores[i], id: ids[i]}
-			if e != nil && e.State == q.State {
+			if e != nil && q.matches(e) {
 				out = append(out, e)
 				if len(out) == q.Limit {
 					return Page{Events: out, Next: c.String()}, nil
@@ -81,15 +85,17 @@ func (r *Redis) List(ctx context.Context, q ListQuery) (Page, error) {
 	return Page{Events: out, Next: c.String()}, nil
 }
 
-// listIndex returns the next limit entries of index idx after c, across
-// shards, newest first.
-func (r *Redis) listIndex(ctx context.Context, idx State, c cursor, limit int) ([]string, []int64, error) {
+// listIndex returns the next limit entries of the indexes idx after c,
+// across shards, newest first.
+func (r *Redis) listIndex(ctx context.Context, idx []State, c cursor, limit int) ([]string, []int64, error) {
 	pipe := r.rdb.Pipeline()
-	cmds := make([]*redis.ZSliceCmd, len(r.k.shards))
+	var cmds []*redis.ZSliceCmd
 	max := strconv.FormatInt(c.ms, 10)
-	for i, sk := range r.k.shards {
-		// The cursor's own millisecond too: ties are cut by id below.
-		cmds[i] = pipe.ZRevRangeByScoreWithScores(ctx, sk.index(idx), &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(limit) + 64})
+	for _, sk := range r.k.shards {
+		for _, st := range idx {
+			// The cursor's own millisecond too: ties are cut by id below.
+			cmds = append(cmds, pipe.ZRevRangeByScoreWithScores(ctx, sk.index(st), &redis.ZRangeBy{Max: max, Min: "-inf", Count: int64(limit) + 64}))
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, r.wrap(err)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -202,7 +201,7 @@ func (r *Redis) changed(ctx context.Context, d Delivery, ev *Event, change func(
 	if err := change(cur); err != nil {
 		return cur, nil, err
 	}
-	doc, err := json.Marshal(cur)
+	doc, err := encodeDoc(cur)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: encode: %w", err)
 	}
@@ -271,6 +270,11 @@ func (r *Redis) freeAgent(ctx context.Context, d Delivery, out Outcome) {
 
 // apply writes an outcome onto a record.
 func apply(e *Event, out Outcome, now time.Time) {
+	e.History = append(e.History, Attempt{At: now, N: e.Attempts, State: out.State, CallGUID: strings.ToLower(out.CallGUID),
+		Error: out.Error, ErrorKind: out.ErrorKind})
+	if len(e.History) > maxHistory {
+		e.History = e.History[len(e.History)-maxHistory:]
+	}
 	e.State = out.State
 	e.UpdatedAt = now
 	e.Error, e.ErrorKind = out.Error, out.ErrorKind
@@ -284,6 +288,9 @@ func apply(e *Event, out Outcome, now time.Time) {
 		e.DueAt = &t
 	}
 }
+
+// maxHistory bounds an event's attempt history (the oldest go first).
+const maxHistory = 20
 
 // Enriched implements Store.
 func (r *Redis) Enriched(ctx context.Context, d Delivery, ev *Event, out Enrichment, now time.Time) (*Event, error) {

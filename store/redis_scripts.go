@@ -21,19 +21,22 @@ const (
 	fTok      = "tok"      // Delivery.Token of the attempt that began dialing it
 	fFTok     = "ftok"     // Delivery.Token of the attempt that finished it
 	fEnrich   = "enrich"   // "1": waits for enrichment before the call
+	fDupAt    = "dupat"    // when the last duplicate was recognised, ms
+	fReq      = "req"      // the request as received (JSON), until inspect.retention
+	fFind     = "find"     // the event's search index members, "\n"-separated (for forget)
 )
 
 // recordFields are the fields Get, List and the scripts' record() answer, in
 // this order; decode reads them back. The Lua table F is built from the
 // same constants: no script spells a field name.
-var recordFields = []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy}
+var recordFields = []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fDupAt}
 
 // luaLib is prepended to every script: F names the fields, RECORD lists
 // recordFields, record() reads them, ack() acknowledges a queue entry.
 var luaLib = func() string {
 	var b strings.Builder
 	b.WriteString("local F = {")
-	for _, f := range []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fRcv, fAgent, fMF, fTok, fFTok, fEnrich} {
+	for _, f := range []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fRcv, fAgent, fMF, fTok, fFTok, fEnrich, fDupAt, fReq, fFind} {
 		fmt.Fprintf(&b, "%s=%q, ", f, f)
 	}
 	b.WriteString("}\nlocal RECORD = {")
@@ -71,12 +74,14 @@ func script(src string) *redis.Script { return redis.NewScript(luaLib + src) }
 
 // accept records one new event, or finds its duplicate.
 //
-// KEYS: 1 record, 2 queue, 3 the index of ARGV[3], 4 due; optional
-// (positions in ARGV[9..10], 0 when absent): the dedup claim, the
-// superseded event's record.
+// KEYS: 1 record, 2 queue, 3 the index of ARGV[3], 4 due, 5 the shard's
+// search index; optional (positions in ARGV[9..10], 0 when absent): the
+// dedup claim, the superseded event's record.
 // ARGV: 1 id, 2 doc, 3 state, 4 dedup TTL ms, 5 received ms, 6 due ms,
 // 7 agent, 8 flags ("m" mapping failed, "e" enrich), 9-10 optional key
-// positions, 11 the event whose claim to take over.
+// positions, 11 the event whose claim to take over, 12 the request as
+// received ("" : none kept), 13.. the event's search index members (none:
+// no search index; the console's, one ZADD).
 // Returns {'new', id, state, superseded id} or {'dup', id} (the caller
 // reads the record with dupScript).
 //
@@ -111,8 +116,16 @@ local state = ARGV[3]
 local mf, enrich = '', ''
 if string.find(ARGV[8], 'm', 1, true) then mf = '1' end
 if string.find(ARGV[8], 'e', 1, true) then enrich = '1' end
-redis.call('HSET', ev, F.doc, ARGV[2], F.state, state, F.attempts, 0, F.dups, 0, F.rcv, ARGV[5], F.agent, ARGV[7],
-  F.mf, mf, F.sup, sup, F.enrich, enrich)
+local h = {F.doc, ARGV[2], F.state, state, F.attempts, 0, F.dups, 0, F.rcv, ARGV[5], F.agent, ARGV[7],
+  F.mf, mf, F.sup, sup, F.enrich, enrich}
+if ARGV[12] ~= '' then h[#h+1] = F.req; h[#h+1] = ARGV[12] end
+if #ARGV > 12 then
+  local z, m = {}, {}
+  for i = 13, #ARGV do z[#z+1] = 0; z[#z+1] = ARGV[i]; m[#m+1] = ARGV[i] end
+  h[#h+1] = F.find; h[#h+1] = table.concat(m, '\n')
+  redis.call('ZADD', KEYS[5], unpack(z))
+end
+redis.call('HSET', ev, unpack(h))
 redis.call('ZADD', idx, ARGV[5], id)
 if state == 'queued' then redis.call('XADD', q, '*', 'id', id, 'agent', ARGV[7]) end
 if state == 'scheduled' then redis.call('ZADD', KEYS[4], ARGV[6], id) end
@@ -123,7 +136,8 @@ return {'new', id, state, sup}
 // delivery, unless the event was rejected by its mapping and this delivery
 // maps: then it answers 'takeover' and the caller asks acceptScript again.
 //
-// KEYS: 1 the first delivery's record. ARGV: 1 "1" when this delivery maps.
+// KEYS: 1 the first delivery's record. ARGV: 1 "1" when this delivery
+// maps, 2 now (ms).
 // Returns {'dup', <recordFields>}, {'takeover'}, or {'gone'} (the record
 // expired but its claim lives on: still a duplicate).
 //
@@ -136,7 +150,11 @@ local f = record(KEYS[1])
 if not f[1] then return {'gone'} end
 if ARGV[1] == '1' and redis.call('HGET', KEYS[1], F.mf) == '1' then return {'takeover'} end
 local n = redis.pcall('HINCRBY', KEYS[1], F.dups, 1)
-if type(n) == 'number' then f[4] = tostring(n) end
+if type(n) == 'number' then
+  f[4] = tostring(n)
+  redis.pcall('HSET', KEYS[1], F.dupat, ARGV[2])
+  f[7] = ARGV[2]
+end
 return {'dup', unpack(f)}
 `
 

@@ -107,11 +107,22 @@ func TestListQueuedAmongPlaced(t *testing.T) {
 
 // The ingest and dial budgets of issue 12, counted by Redis itself (INFO
 // commandstats counts the commands scripts run too): a new event costs at
-// most 5 commands in all, a placed call at most 10.
+// most 5 commands in all, a placed call at most 10. The console's search
+// index adds one ZADD to the accept (6), nothing to the call.
 func TestRedisCommandBudgets(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		search bool
+		accept int
+	}{{"console off", false, 5}, {"console on", true, 6}} {
+		t.Run(tc.name, func(t *testing.T) { commandBudgets(t, tc.search, tc.accept) })
+	}
+}
+
+func commandBudgets(t *testing.T, search bool, acceptBudget int) {
 	srv := testredis.Start(t, "")
 	ctx := context.Background()
-	s, err := store.OpenRedis(ctx, srv.URL(), store.RedisOptions{Retention: time.Hour, Shards: 1, Namespace: testredis.Namespace(t)})
+	s, err := store.OpenRedis(ctx, srv.URL(), store.RedisOptions{Retention: time.Hour, Shards: 1, Namespace: testredis.Namespace(t), SearchIndex: search})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +134,12 @@ func TestRedisCommandBudgets(t *testing.T) {
 	placeNext(t, s)
 
 	resetStats(t, admin)
-	accept1(t, s, sub(newEvent("a1"), "generic:budget"))
-	if n := commandCount(t, admin); n > 5 {
-		t.Errorf("accepting a new event ran %d Redis commands, budget 5", n)
+	e := newEvent("a1")
+	e.RecordID, e.DedupKey = "rec-1", "budget"
+	e.Request = &store.Request{Method: "POST", Path: "/webhooks/generic", Body: "{}", Size: 2}
+	accept1(t, s, sub(e, "generic:budget"))
+	if n := commandCount(t, admin); n > acceptBudget {
+		t.Errorf("accepting a new event ran %d Redis commands, budget %d", n, acceptBudget)
 	}
 	resetStats(t, admin)
 	placeNext(t, s)
@@ -177,4 +191,49 @@ func commandCount(t *testing.T, c *redis.Client) int {
 	}
 	t.Logf("commands: %v", names)
 	return n
+}
+
+// Forgetting a record past retention takes its search index members with
+// it, and a request older than inspect.retention is deleted from a record
+// that is kept.
+func TestRedisForgetsSearchMembersAndRequests(t *testing.T) {
+	srv := testredis.Start(t, "")
+	ctx := context.Background()
+	s, err := store.OpenRedis(ctx, srv.URL(), store.RedisOptions{Retention: time.Hour, InspectRetention: 30 * time.Minute,
+		Shards: 1, Namespace: testredis.Namespace(t), SearchIndex: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	now := time.Now().UTC()
+	var evIDs []string
+	for i, age := range []time.Duration{2 * time.Hour, 45 * time.Minute} {
+		e := newEvent(fmt.Sprint("aged", i))
+		e.State, e.ReceivedAt, e.RecordID = store.Rejected, now.Add(-age), fmt.Sprint("rec-aged-", i)
+		e.Request = &store.Request{Method: "POST", Body: "{}"}
+		accept1(t, s, sub(e, fmt.Sprint("generic:aged", i)))
+		evIDs = append(evIDs, e.ID)
+	}
+	if _, err := s.Promote(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := admin.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		switch {
+		case strings.HasSuffix(k, "find"):
+			members, _ := admin.ZRange(ctx, k, 0, -1).Result()
+			if len(members) != 2 || !strings.HasSuffix(members[0], evIDs[1]) || !strings.HasSuffix(members[1], evIDs[1]) {
+				t.Errorf("search index after forget = %q, want only the kept event's (%s) two", members, evIDs[1])
+			}
+		case strings.Contains(k, ":ev:"):
+			if n, _ := admin.HExists(ctx, k, "req").Result(); n {
+				t.Errorf("%s keeps its request 45 min after it was received, inspect retention 30 min", k)
+			}
+		}
+	}
 }

@@ -242,6 +242,11 @@ type ListQuery struct {
 	Cursor string // a Page.Next; "" for the first page
 }
 
+// matches reports whether e belongs in the listing q asks for.
+func (q ListQuery) matches(e *Event) bool {
+	return (q.State == "" || e.State == q.State) && (q.Source == "" || e.Source == q.Source)
+}
+
 // Page is one page of a listing. A page may hold fewer events than asked,
 // even none, and still have a Next: a listing reads a bounded part of the
 // store per page.
