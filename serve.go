@@ -97,9 +97,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	m := metrics.New(func(ctx context.Context) (store.Stats, error) { return st.Stats(ctx, time.Now()) })
 	disp := newDispatcher(&cfg, st, dialer, dry, sources, log, m)
+	var rec *intake.Recorder
+	if insp, ok := st.(store.Inspector); ok && consoleOn(&cfg) {
+		rec = intake.NewRecorder(insp, m.RefusalsDropped.Inc)
+		go rec.Run(ctx, time.Second)
+	}
 	srv := handlers.New(handlers.Options{
 		Log: log, Store: st, Metrics: m, Sources: sources, AdminToken: cfg.AdminToken,
 		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(), StoreTimeout: cfg.StoreTimeout.D(),
+		Recorder: rec, KeepRequests: consoleOn(&cfg), InspectBody: int(cfg.Inspect.MaxBody),
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -121,10 +127,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (store.
 	store.LogClient(func(detail string) { sampled.Debug("redis client", zap.String("detail", detail)) })
 	if cfg.RedisURL == "" {
 		log.Warn("no DIALHOOK_REDIS_URL: using the embedded in-memory store; events are lost on restart and replicas share nothing (for trying dialhook out only)")
-		return store.NewMemory(store.MemoryOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, MaxEvents: cfg.MemoryMaxEvents}), nil
+		return store.NewMemory(store.MemoryOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, MaxEvents: cfg.MemoryMaxEvents,
+			InspectRetention: cfg.Inspect.Retention.D()}), nil
 	}
 	rs, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax,
-		Timeout: cfg.StoreTimeout.D(), Shards: cfg.Shards, Durability: store.Durability(cfg.Durability)})
+		Timeout: cfg.StoreTimeout.D(), Shards: cfg.Shards, Durability: store.Durability(cfg.Durability),
+		SearchIndex: consoleOn(cfg), InspectRetention: cfg.Inspect.Retention.D()})
 	if err != nil {
 		return nil, err
 	}
@@ -227,3 +235,7 @@ func runUntilDone(ctx context.Context, log *zap.Logger, ln net.Listener, h http.
 	}
 	return nil
 }
+
+// consoleOn reports whether the operator console is served (and so whether
+// requests, refusals and the search index are kept for it).
+func consoleOn(cfg *config.Config) bool { return true }

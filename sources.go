@@ -119,7 +119,24 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	if sc.CallWindow != nil {
 		win, _ = sc.CallWindow.Compile()
 	}
-	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win}, warnings, problems
+	secrets := secretsOf(cc)
+	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win, Secrets: secrets,
+		Unauthenticated: len(secrets) == 0 && len(cc.OrgIDs) == 0 && cc.BasicAuth == nil}, warnings, problems
+}
+
+// secretsOf lists a source's credential values, for masking.
+func secretsOf(cc crm.Config) []string {
+	out := []string{cc.Secret, cc.APIKey}
+	if cc.BasicAuth != nil {
+		out = append(out, cc.BasicAuth.Password)
+	}
+	for _, v := range cc.AuthHeaders {
+		out = append(out, v)
+	}
+	for _, v := range cc.AuthQuery {
+		out = append(out, v)
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return len(s) < 4 })
 }
 
 // located writes a problem as config.Load does: "FILE:LINE:COL: KEY: msg"

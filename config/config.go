@@ -56,6 +56,12 @@ func (u UContact) URL() string {
 	return ""
 }
 
+// Inspect is what the console keeps of each webhook.
+type Inspect struct {
+	MaxBody   int64    `yaml:"max_body" env:"DIALHOOK_INSPECT_MAX_BODY" default:"65536" doc:"bytes of each recorded webhook's body the console keeps (0: none)"`
+	Retention Duration `yaml:"retention" env:"DIALHOOK_INSPECT_RETENTION" default:"72h" doc:"how long the console keeps each webhook's request (capped at retention)"`
+}
+
 // Agents is mapping's owner → agent routing, plus the pause the dispatcher
 // keeps between two calls of one agent (which mapping has no use for).
 type Agents struct {
@@ -128,6 +134,7 @@ type Config struct {
 	Shards          int                  `yaml:"shards" env:"DIALHOOK_SHARDS" default:"16" doc:"shards events are spread over in Redis (fixed for the life of a deployment)"`
 	Durability      string               `yaml:"durability" env:"DIALHOOK_DURABILITY" default:"local" doc:"local or replicated: when an accepted event counts as recorded"`
 	UContact        UContact             `yaml:"ucontact"`
+	Inspect         Inspect              `yaml:"inspect"`
 	Defaults        ucontact.Params      `yaml:"defaults" doc:"values for AgentCall parameters a webhook does not give"`
 	Phone           mapping.PhoneOptions `yaml:"phone" doc:"how customer numbers are read and formatted"`
 	Agents          Agents               `yaml:"agents" doc:"owner → agent routing"`

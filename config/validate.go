@@ -98,6 +98,7 @@ func (c *Config) validateLimits(r *report) {
 	}{
 		{"dedup_window", c.DedupWindow}, {"retention", c.Retention}, {"shutdown_timeout", c.ShutdownTimeout},
 		{"claim_idle", c.ClaimIdle}, {"ucontact.timeout", c.UContact.Timeout}, {"store_timeout", c.StoreTimeout},
+		{"inspect.retention", c.Inspect.Retention},
 	} {
 		if d.v <= 0 {
 			r.add(d.key, "must be greater than zero")
@@ -105,6 +106,9 @@ func (c *Config) validateLimits(r *report) {
 	}
 	if c.MemoryMaxEvents < 1 {
 		r.add("memory_max_events", "must be at least 1")
+	}
+	if c.Inspect.MaxBody < 0 || c.Inspect.MaxBody > c.MaxBodyBytes {
+		r.add("inspect.max_body", "%d must be between 0 and max_body_bytes (%d)", c.Inspect.MaxBody, c.MaxBodyBytes)
 	}
 	if c.Retention < c.DedupWindow {
 		r.add("retention", "%s is shorter than dedup_window %s; records must outlive the dedup window", c.Retention.D(), c.DedupWindow.D())

@@ -36,6 +36,20 @@ type Request struct {
 	Now    time.Time
 }
 
+// RequestOf rebuilds a Request from what was stored of one (a replay, the
+// console's playground): target is the path with its query.
+func RequestOf(method, target string, headers map[string]string, body []byte, now time.Time) (*Request, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("crm: request target %q: %w", target, err)
+	}
+	h := http.Header{}
+	for k, v := range headers {
+		h.Set(k, v)
+	}
+	return &Request{Method: method, URL: u, Header: h, Body: body, Now: now}, nil
+}
+
 // BasicAuth holds HTTP Basic credentials (Pipedrive).
 type BasicAuth struct {
 	User     string `yaml:"user"`

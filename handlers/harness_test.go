@@ -170,7 +170,10 @@ func testSources(t *testing.T) map[string]*intake.Source {
 		if err != nil {
 			t.Fatalf("source %s: %v", name, err)
 		}
-		out[name] = &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: d.cooldown, Window: d.window}
+		out[name] = &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: d.cooldown, Window: d.window, Secrets: []string{d.cfg.Secret}}
+		if d.cfg.BasicAuth != nil {
+			out[name].Secrets = append(out[name].Secrets, d.cfg.BasicAuth.Password)
+		}
 	}
 	return out
 }
@@ -184,6 +187,8 @@ type envOptions struct {
 	adminToken   string
 	maxBody      int64
 	writes       handlers.WriteTimeouts
+	recorder     *intake.Recorder // the console's refusal log (nil: none)
+	keepRequests bool             // record each event's request
 }
 
 // env is a server with its store, dispatcher, fake uContact and logs.
@@ -244,7 +249,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.srv = handlers.New(handlers.Options{
 		Log: log, Store: e.store, Metrics: e.metrics, Sources: testSources(t), AdminToken: o.adminToken,
 		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond, WriteTimeouts: o.writes,
-		Now: func() time.Time { return testNow },
+		Now: func() time.Time { return testNow }, Recorder: o.recorder, KeepRequests: o.keepRequests, InspectBody: 1 << 10,
 	})
 	return e
 }

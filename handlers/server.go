@@ -49,6 +49,13 @@ type Options struct {
 	// hold a goroutine and its buffers for longer.
 	WriteTimeouts WriteTimeouts
 	Now           func() time.Time
+	// Recorder keeps refused deliveries and per-source counts for the
+	// console (nil: none kept).
+	Recorder *intake.Recorder
+	// KeepRequests records each event's request as received, its body up to
+	// InspectBody bytes (the console's inspect.max_body).
+	KeepRequests bool
+	InspectBody  int
 }
 
 // Server serves dialhook's HTTP API.
@@ -67,6 +74,7 @@ type Server struct {
 	writes     WriteTimeouts
 	now        func() time.Time
 	echo       *echo.Echo
+	recorder   *intake.Recorder
 }
 
 // New builds the Server and its routes.
@@ -92,6 +100,10 @@ func New(o Options) *Server {
 		writes: o.WriteTimeouts.withDefaults(), now: o.Now,
 		intake:    intake.NewPipeline(o.Store, o.DedupWindow, o.StoreTimeout),
 		storeDown: outage.New(o.Log, "store"),
+		recorder:  o.Recorder,
+	}
+	if o.KeepRequests {
+		s.intake.KeepRequests(o.InspectBody)
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -33,6 +33,7 @@ type reply struct {
 	reason  string
 	fields  map[string]string
 	scheme  string
+	body    []byte // as read (for the refusal log)
 }
 
 // webhook receives POST /webhooks/{source}: it reads the body under the
@@ -44,7 +45,9 @@ func (s *Server) webhook(c echo.Context) error {
 	log := s.log.With(zap.String("source", name))
 	if src == nil {
 		s.logWebhook(log, start, reply{outcome: "unknown_source", status: http.StatusNotFound})
-		return newError(http.StatusNotFound, "unknown_source", fmt.Sprintf("no source %q is configured; configured sources are served at /webhooks/{name}", name))
+		msg := fmt.Sprintf("no source %q is configured; configured sources are served at /webhooks/{name}", name)
+		s.recorder.Refused(nil, name, s.refusedRequest(c, nil), http.StatusNotFound, "unknown_source", "no such source")
+		return newError(http.StatusNotFound, "unknown_source", msg)
 	}
 	rp, err := s.receive(c, src)
 	if err != nil {
@@ -63,8 +66,31 @@ func (s *Server) webhook(c echo.Context) error {
 			err = c.Blob(ae.Status, "text/xml; charset=utf-8", crm.SOAPFault(soapCode(ae.Status), ae.Message))
 		}
 	}
+	if refusedStatus(rp.status) {
+		reason := rp.reason
+		if rp.scheme != "" {
+			reason += " (scheme: " + rp.scheme + ")"
+		}
+		s.recorder.Refused(src, name, s.refusedRequest(c, rp.body), rp.status, rp.outcome, reason)
+	}
 	s.logWebhook(log, start, rp)
 	return err
+}
+
+// refusedStatus: the answers the console's refusal log keeps.
+func refusedStatus(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+// refusedRequest is the request of a refused webhook for the refusal log
+// (the body as far as it was read).
+func (s *Server) refusedRequest(c echo.Context, body []byte) *crm.Request {
+	r := c.Request()
+	return &crm.Request{Method: r.Method, URL: r.URL, Host: r.Host, TLS: r.TLS != nil, Header: r.Header, Body: body, Now: s.now()}
 }
 
 func soapCode(status int) string {
@@ -112,6 +138,14 @@ func (s *Server) receive(c echo.Context, src *intake.Source) (reply, error) {
 		s.count(src, "body_too_large")
 		return reply{}, err
 	}
+	rp, err := s.receiveBody(c, src, body)
+	rp.body = body
+	return rp, err
+}
+
+// receiveBody is receive once the body is read.
+func (s *Server) receiveBody(c echo.Context, src *intake.Source, body []byte) (reply, error) {
+	r := c.Request()
 	dryRun := c.QueryParam("dry_run") == "true"
 	if dryRun {
 		if err := s.checkAdmin(r); err != nil {
@@ -166,6 +200,8 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 	for i, a := range answers {
 		if a.Status == "duplicate" {
 			s.metrics.DedupHits.WithLabelValues(src.Name).Inc()
+		} else {
+			s.recorder.Accepted(src.Name, 1)
 		}
 		queued = queued || a.Status == string(store.Queued) || a.Status == string(store.Scheduled)
 		s.count(src, a.Status)

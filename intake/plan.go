@@ -24,6 +24,13 @@ type Source struct {
 	Mapper   *mapping.Mapper
 	Cooldown time.Duration
 	Window   *schedule.Window
+	// Secrets are the source's configured credentials (secret, password,
+	// header and query values): masked wherever they appear in a captured
+	// request.
+	Secrets []string
+	// Unauthenticated: no credential is configured for the source (a
+	// generic source without a token, or allow_unauthenticated).
+	Unauthenticated bool
 }
 
 // Planned is what dialhook decided for one normalized event, before anything

@@ -31,6 +31,9 @@ type Pipeline struct {
 	store     Store
 	dedup     time.Duration
 	storeWait time.Duration
+	// keepBody, when at least 0, keeps each recorded event's request (see
+	// Capture) with this much of its body; -1 keeps none.
+	keepBody int
 }
 
 // NewPipeline returns a Pipeline that records into st; dedup is the dedup
@@ -42,8 +45,13 @@ func NewPipeline(st Store, dedup, storeWait time.Duration) *Pipeline {
 	if storeWait <= 0 {
 		storeWait = 2 * time.Second
 	}
-	return &Pipeline{store: st, dedup: dedup, storeWait: storeWait}
+	return &Pipeline{store: st, dedup: dedup, storeWait: storeWait, keepBody: -1}
 }
+
+// KeepRequests makes the pipeline record each event's request as received
+// (secrets masked, the body up to maxBody bytes) with the event, for the
+// console.
+func (p *Pipeline) KeepRequests(maxBody int) { p.keepBody = max(maxBody, 0) }
 
 // Result is what Receive did with one request.
 type Result struct {
@@ -83,6 +91,16 @@ func (p *Pipeline) parseAndPlan(ctx context.Context, src *Source, req *crm.Reque
 	if dryRun {
 		p.lookup(ctx, res.Plans)
 		return res, nil
+	}
+	if p.keepBody >= 0 {
+		captured := Capture(src, req, p.keepBody)
+		captured.Verified = src.Adapter.Scheme(req)
+		if src.Unauthenticated {
+			captured.Verified = "not authenticated: no credential is configured for this source"
+		}
+		for _, pl := range res.Plans {
+			pl.Submission.Event.Request = captured
+		}
 	}
 	acc, err := p.accept(ctx, res.Plans)
 	if err != nil {

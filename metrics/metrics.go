@@ -23,6 +23,9 @@ type Metrics struct {
 	DialTime   prometheus.Histogram
 	DedupHits  *prometheus.CounterVec // source
 	Interrupts prometheus.Counter
+	// RefusalsDropped counts refused deliveries the console's log could not
+	// keep (its buffer full, or the store down).
+	RefusalsDropped prometheus.Counter
 }
 
 // New registers every collector, plus store gauges read from statsFn at
@@ -50,8 +53,11 @@ func New(statsFn func(ctx context.Context) (store.Stats, error)) *Metrics {
 		Interrupts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dialhook_unknown_outcomes_total", Help: "Events whose call outcome is unknown (worker died mid-call, or the answer was lost).",
 		}),
+		RefusalsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dialhook_console_refusals_dropped_total", Help: "Refused deliveries the console's log did not keep (buffer full or store down).",
+		}),
 	}
-	reg.MustRegister(m.Webhooks, m.AuthFails, m.Dials, m.DialTime, m.DedupHits, m.Interrupts,
+	reg.MustRegister(m.Webhooks, m.AuthFails, m.Dials, m.DialTime, m.DedupHits, m.Interrupts, m.RefusalsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if statsFn != nil {
 		reg.MustRegister(&storeCollector{stats: statsFn})
