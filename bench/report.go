@@ -187,7 +187,7 @@ func (r *report) lat(target string, rate int) *latencyRun {
 }
 
 // verdicts checks the figures against the budget (issue 12's for ingest
-// and Redis commands, issue 6's for the rest).
+// and Redis commands, issue 13's for the console, issue 6's for the rest).
 func (r *report) verdicts() {
 	add := func(name, budget, measured string, met bool) {
 		r.Budget = append(r.Budget, verdict{name, budget, measured, met})
@@ -200,9 +200,16 @@ func (r *report) verdicts() {
 	// Counts are averages over a window less the idle background: a
 	// hundredth above the budget is noise.
 	add("Redis round trips per accepted event", "1", fmt.Sprintf("%.2f", r.Redis.PerAccepted.TopLevel), r.Redis.Monitor && r.Redis.PerAccepted.TopLevel <= 1.05)
-	add("Redis commands per accepted event (in all, the EVALSHA included)", "≤ 5", fmt.Sprintf("%.2f", r.Redis.PerAccepted.Total), r.Redis.PerAccepted.Total <= 5.05)
-	add("Redis commands per placed call (sent)", "≤ 4", fmt.Sprintf("%.2f", r.Redis.PerPlaced.TopLevel), r.Redis.Monitor && r.Redis.PerPlaced.TopLevel <= 4.05)
+	// The console's search index adds one ZADD to the accept (issue 13):
+	// 5 with the console off, 6 with it on (the default, as run here).
+	add("Redis commands per accepted event (in all, the EVALSHA included)", "≤ 6 (5 + the console's index)", fmt.Sprintf("%.2f", r.Redis.PerAccepted.Total), r.Redis.PerAccepted.Total <= 6.05)
+	// The agent's slot has its own hash tag since issue 12: its SET and
+	// DEL are sent beside the scripts (batched), not run inside them.
+	add("Redis commands per placed call (sent)", "≤ 5", fmt.Sprintf("%.2f", r.Redis.PerPlaced.TopLevel), r.Redis.Monitor && r.Redis.PerPlaced.TopLevel <= 5.05)
 	add("Redis commands per placed call (in all, incl. inside scripts)", "≤ 10", fmt.Sprintf("%.2f", r.Redis.PerPlaced.Total), r.Redis.PerPlaced.Total <= 10.05)
+	if c := r.consoleCPU(); c > 0 {
+		add("console storage, CPU per accepted webhook (dialhook + Redis)", "≤ 1.10× console off", fmt.Sprintf("%.2f×", c), c <= 1.10)
+	}
 	add("end to end, 0 ms uContact", "≥ 2000 placed/s", fmt.Sprintf("%.0f placed/s", r.EndToEnd.Fast.PlacedPerSec), r.EndToEnd.Fast.PlacedPerSec >= 2000)
 	s := r.EndToEnd.Slow
 	add(fmt.Sprintf("end to end, %d ms uContact", s.FakeLatencyMs), fmt.Sprintf("≈ concurrency/latency = %.0f/s", s.Ceiling),
@@ -212,6 +219,22 @@ func (r *report) verdicts() {
 	add(fmt.Sprintf("peak RSS @%d req/s", r.Memory.AtRate), "≤ 64 MiB", fmt.Sprintf("%.1f MiB", r.Memory.PeakRSSMiB), r.Memory.PeakRSSMiB > 0 && r.Memory.PeakRSSMiB <= 64)
 	add("goroutines back to start", "after ≤ before", fmt.Sprintf("%d → %d", r.Memory.GoroutinesBefore, r.Memory.GoroutinesAfter),
 		r.Memory.GoroutinesAfter <= r.Memory.GoroutinesBefore)
+}
+
+// consoleCPU is the mean, over the levels both ran, of CPU per accepted
+// webhook with the console on over off (0: not measured).
+func (r *report) consoleCPU() float64 {
+	for _, q := range r.Stores.Ratios {
+		if q.Name != "single/console-off" || len(q.Levels) == 0 {
+			continue
+		}
+		sum := 0.0
+		for _, l := range q.Levels {
+			sum += l.CPU
+		}
+		return round(sum/float64(len(q.Levels)), 2)
+	}
+	return 0
 }
 
 func (r *report) print(w io.Writer) {
@@ -270,7 +293,7 @@ func (r *report) print(w io.Writer) {
 	_ = tw.Flush()
 	r.printStores(w)
 
-	fmt.Fprintln(w, "\nbudget (issue 12)")
+	fmt.Fprintln(w, "\nbudget (issues 12 and 13)")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, v := range r.Budget {
 		ok := "met"

@@ -63,6 +63,9 @@ type levelRatio struct {
 	Workers  int     `json:"workers"`
 	Accepted float64 `json:"accepted_ratio"`
 	P99      float64 `json:"p99_ratio"`
+	// CPU is the ratio of CPU per accepted request, dialhook's and Redis'
+	// together.
+	CPU float64 `json:"cpu_per_accepted_ratio"`
 }
 
 // storeRatios compares the Cluster with one Redis, and replicated with
@@ -75,7 +78,7 @@ func storeRatios(rows []storeRun) []storeRatio {
 		}
 	}
 	var out []storeRatio
-	for _, p := range [][2]string{{"cluster", "single"}, {"replicated", "local"}} {
+	for _, p := range [][2]string{{"cluster", "single"}, {"replicated", "local"}, {"single", "console-off"}} {
 		a, b := kind[p[0]], kind[p[1]]
 		if a == nil || b == nil {
 			continue
@@ -84,7 +87,8 @@ func storeRatios(rows []storeRun) []storeRatio {
 		for _, la := range a.Levels {
 			for _, lb := range b.Levels {
 				if la.Workers == lb.Workers {
-					r.Levels = append(r.Levels, levelRatio{Workers: la.Workers, Accepted: ratio(la.Accepted, lb.Accepted), P99: ratio(la.P99, lb.P99)})
+					r.Levels = append(r.Levels, levelRatio{Workers: la.Workers, Accepted: ratio(la.Accepted, lb.Accepted), P99: ratio(la.P99, lb.P99),
+						CPU: ratio(la.CPU.Dialhook+la.CPU.Redis, lb.CPU.Dialhook+lb.CPU.Redis)})
 				}
 			}
 		}
@@ -136,7 +140,7 @@ func (r *report) printStores(w io.Writer) {
 	for _, q := range s.Ratios {
 		cells := []string{q.Name, fmt.Sprintf("best accepted/s %.2f×", q.Best)}
 		for _, l := range q.Levels {
-			cells = append(cells, fmt.Sprintf("@%d workers: accepted/s %.2f×, p99 %.2f×", l.Workers, l.Accepted, l.P99))
+			cells = append(cells, fmt.Sprintf("@%d workers: accepted/s %.2f×, p99 %.2f×, CPU per accepted %.2f×", l.Workers, l.Accepted, l.P99, l.CPU))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}

@@ -280,7 +280,7 @@ func (x *h) startEcho() (string, error) {
 // startDialhook starts dialhook, the real run() path, on the Redis of
 // redisURL, with durability ("": the default), logging JSON to logPath.
 // Every instance of a run has the same binary and configuration otherwise.
-func (x *h) startDialhook(logPath, redisURL, durability string) (*proc, string, error) {
+func (x *h) startDialhook(logPath, redisURL, durability string, extraEnv ...string) (*proc, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", err
@@ -303,6 +303,7 @@ func (x *h) startDialhook(logPath, redisURL, durability string) (*proc, string, 
 	if durability != "" {
 		env = append(env, "DIALHOOK_DURABILITY="+durability)
 	}
+	env = append(env, extraEnv...)
 	p, err := startProc("dialhook", x.bin, []string{"--config", x.cfgPath}, env, log, addr)
 	if err != nil {
 		return nil, "", err

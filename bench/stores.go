@@ -27,6 +27,7 @@ type storeSpec struct {
 	durability string
 	ins        *redisinspect.Inspector
 	skipped    string // why the row is not measured
+	noConsole  bool   // DIALHOOK_CONSOLE=false: no request kept, no search index
 }
 
 func (x *h) stores() error {
@@ -75,7 +76,9 @@ func (x *h) storeSpecs() ([]storeSpec, error) {
 		x.atExit(func() { _ = ins.Close() })
 		local.url, local.ins, repl.url, repl.ins = url, ins, url, ins
 	}
-	return []storeSpec{single, cluster, local, repl}, nil
+	off := single
+	off.kind, off.noConsole = "console-off", true
+	return []storeSpec{single, off, cluster, local, repl}, nil
 }
 
 // storeLabel names a row, with its number of masters.
@@ -94,6 +97,8 @@ func storeLabel(s storeSpec) string {
 		return fmt.Sprintf("Redis Cluster, %d masters (%s)", masters, s.from)
 	case "replicated":
 		return "durability replicated (WAIT 1), 1 master + 1 replica (private)"
+	case "console-off":
+		return fmt.Sprintf("one Redis, console off (%s)", s.from)
 	}
 	return "durability local, 1 master + 1 replica (private)"
 }
@@ -131,7 +136,11 @@ func (x *h) storeLevel(s storeSpec, w int) (storeLevel, error) {
 		return storeLevel{}, fmt.Errorf("flush %s: %w", redisurl.Mask(s.url), err)
 	}
 	logPath := filepath.Join(x.tmp, fmt.Sprintf("dialhook-%s-%d.log", s.kind, w))
-	p, addr, err := x.startDialhook(logPath, s.url, s.durability)
+	var extra []string
+	if s.noConsole {
+		extra = append(extra, "DIALHOOK_CONSOLE=false")
+	}
+	p, addr, err := x.startDialhook(logPath, s.url, s.durability, extra...)
 	if err != nil {
 		return storeLevel{}, err
 	}
