@@ -141,6 +141,7 @@ func (d *Dispatcher) dial(ctx context.Context, dl store.Delivery, ev *store.Even
 		}
 	}
 	d.m.Dials.WithLabelValues(kind).Inc()
+	d.last.note(time.Now(), kind, err)
 
 	fields := []zap.Field{zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.Int("attempt", ev.Attempts),
 		zap.String("state", string(out.State)), zap.Duration("latency", lat)}

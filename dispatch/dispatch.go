@@ -88,6 +88,7 @@ type Dispatcher struct {
 	o      Options
 	sem    chan struct{}
 	down   *outage.Tracker
+	last   lastCall
 }
 
 // New returns a Dispatcher; Run starts it.

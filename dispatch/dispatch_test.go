@@ -336,6 +336,12 @@ func TestRetryPolicy(t *testing.T) {
 			if got := counterValue(r.m.Interrupts); got != float64(tt.unknowns) {
 				t.Errorf("dialhook_unknown_outcomes_total = %v, want %d", got, tt.unknowns)
 			}
+			// The console's health page: the last answer and the last error.
+			st := r.disp.Status()
+			if st.Calls != int64(attempts) || (tt.want == store.Placed) == st.LastOK.IsZero() || st.LastErrorAt.IsZero() ||
+				(tt.kind != "" && !strings.HasPrefix(st.LastError, tt.kind+": ")) {
+				t.Errorf("status = %+v after %d attempts", st, attempts)
+			}
 		})
 	}
 }
