@@ -93,19 +93,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	if cfg.AdminToken == "" {
-		log.Warn("no DIALHOOK_ADMIN_TOKEN: admin endpoints (/events, /calls, ?dry_run=true) answer loopback clients only; a request that came through a proxy or tunnel (ngrok: any X-Forwarded-*, Forwarded, X-Real-IP or ngrok header) is refused; set DIALHOOK_ADMIN_TOKEN to use them through one")
+		log.Warn("no DIALHOOK_ADMIN_TOKEN: admin endpoints (/events, /calls, ?dry_run=true) and the console (/ui/) answer loopback clients only; a request that came through a proxy or tunnel (ngrok: any X-Forwarded-*, Forwarded, X-Real-IP or ngrok header) is refused; set DIALHOOK_ADMIN_TOKEN to use them through one")
 	}
 	m := metrics.New(func(ctx context.Context) (store.Stats, error) { return st.Stats(ctx, time.Now()) })
 	disp := newDispatcher(&cfg, st, dialer, dry, sources, log, m)
 	srv := handlers.New(handlers.Options{
 		Log: log, Store: st, Metrics: m, Sources: sources, AdminToken: cfg.AdminToken,
 		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(), StoreTimeout: cfg.StoreTimeout.D(),
+		Console: newConsole(&cfg, st, sources, dry, log),
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("webhooks", webhookPaths(sources)))
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("webhooks", webhookPaths(sources)),
+		zap.Bool("console", cfg.Console))
 	return runUntilDone(ctx, log, ln, srv, disp, cfg.ShutdownTimeout.D())
 }
 

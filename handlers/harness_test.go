@@ -184,6 +184,7 @@ type envOptions struct {
 	adminToken   string
 	maxBody      int64
 	writes       handlers.WriteTimeouts
+	console      http.Handler
 }
 
 // env is a server with its store, dispatcher, fake uContact and logs.
@@ -243,7 +244,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.srv = handlers.New(handlers.Options{
 		Log: log, Store: e.store, Metrics: e.metrics, Sources: testSources(t), AdminToken: o.adminToken,
-		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond, WriteTimeouts: o.writes,
+		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond, WriteTimeouts: o.writes, Console: o.console,
 		Now: func() time.Time { return testNow },
 	})
 	return e
