@@ -33,6 +33,7 @@ type eventView struct {
 	Request  *requestView
 	Trail    trailView
 	Params   []paramRow
+	Mapped   bool // the trail mapped this event: the comparison has its column
 	Redial   string // why it cannot be redialed; "" when it can
 	Replay   string // why it cannot be replayed; "" when it can
 	Curl     string
@@ -67,7 +68,7 @@ func (c *Console) eventPage(w http.ResponseWriter, r *http.Request) {
 	v := eventView{Ev: ev, Source: src, Timeline: timeline(ev), Request: c.viewRequest(ev.Request, 0),
 		Redial: redialNote(ev), Replay: c.replayNote(ev, src), Done: doneMessages[r.URL.Query().Get("done")]}
 	v.Trail = c.trail(r.Context(), ev, src)
-	v.Params = paramRows(ev.Params, v.Trail.Params)
+	v.Params, v.Mapped = paramRows(ev.Params, v.Trail.Params), v.Trail.Params != nil
 	if ev.Request != nil {
 		v.Curl = c.curlCommand(ev, c.baseURL(r, src))
 	}

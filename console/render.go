@@ -166,6 +166,8 @@ func dur(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "0"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())
 	case d < time.Minute:

@@ -27,7 +27,7 @@
   var status = document.getElementById("live-status");
   var lastRows = null, lastCounts = null;
   function say(text, cls) {
-    if (!status) return;
+    if (!status || status.textContent === text) return;
     status.textContent = text;
     status.className = "live " + cls;
   }
@@ -52,6 +52,6 @@
         next();
       });
   }
-  say("live", "on");
-  next();
+  say("connecting…", "");
+  tick();
 })();
