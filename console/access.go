@@ -219,7 +219,7 @@ func (c *Console) forbidden(w http.ResponseWriter, r *http.Request) {
 
 // safeNext keeps a sign-in's destination within the console.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !strings.HasPrefix(next, "/ui/") || strings.Contains(next, "/..") || strings.ContainsAny(next, "\\\r\n") {
 		return "/ui/"
 	}
 	return next

@@ -67,7 +67,7 @@ func TestSignIn(t *testing.T) {
 
 // The destination after sign-in stays in the console.
 func TestSignInNextStaysInConsole(t *testing.T) {
-	for _, next := range []string{"//evil.example/ui/", "https://evil.example/", "/ui/\\evil", "/elsewhere", ""} {
+	for _, next := range []string{"//evil.example/ui/", "https://evil.example/", "/ui/\\evil", "/ui/../events", "/elsewhere", ""} {
 		e := newEnv(t, adminToken)
 		b := e.browser()
 		b.get("/ui/signin")
