@@ -33,7 +33,7 @@ type eventView struct {
 	Request  *requestView
 	Trail    trailView
 	Params   []paramRow
-	Mapped   bool // the trail mapped this event: the comparison has its column
+	Mapped   bool   // the trail mapped this event: the comparison has its column
 	Redial   string // why it cannot be redialed; "" when it can
 	Replay   string // why it cannot be replayed; "" when it can
 	Curl     string
