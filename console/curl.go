@@ -62,7 +62,7 @@ func (c *Console) curlCommand(ev *store.Event, base string) string {
 			continue
 		}
 		value := c.scrub(rq.Headers[name])
-		if secretName(name) || strings.Contains(value, masked) {
+		if secretName(name) || maskedAlready(rq.Headers[name]) || strings.Contains(value, masked) {
 			value = placeholder(name)
 		}
 		lines = append(lines, "-H "+shellQuote(name+": "+value))

@@ -24,8 +24,11 @@ var secretWords = [...]string{"authorization", "cookie", "sig", "token", "secret
 // carries a credential.
 func secretName(name string) bool {
 	n := strings.ToLower(name)
-	if n == "code" { // Dynamics' WebhookKey
+	switch n {
+	case "code": // Dynamics' WebhookKey
 		return true
+	case "idempotency-key": // the generic kind's event id
+		return false
 	}
 	for _, w := range secretWords {
 		if strings.Contains(n, w) {
@@ -33,6 +36,12 @@ func secretName(name string) bool {
 		}
 	}
 	return false
+}
+
+// maskedAlready reports whether a stored value is a mask (the capture
+// masked it), whatever the mask's length: only stars or bullets.
+func maskedAlready(v string) bool {
+	return v != "" && strings.Trim(v, "*•") == ""
 }
 
 // newRedactor replaces every configured secret with the mask.
@@ -98,7 +107,7 @@ func (c *Console) maskHeaders(h map[string]string) []header {
 	out := make([]header, 0, len(h))
 	for name, value := range h {
 		hd := header{Name: name, Value: c.scrub(value)}
-		if secretName(name) {
+		if secretName(name) || maskedAlready(value) {
 			hd.Value, hd.Masked = masked, true
 		}
 		out = append(out, hd)
