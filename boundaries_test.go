@@ -44,6 +44,9 @@ var boundaryRules = []boundaryRule{
 	{what: "ucontact and crmapi stand alone", pkgs: []string{"dialhook/ucontact", "dialhook/crmapi", "dialhook/schedule"}, deny: []string{"dialhook/"}},
 	{what: "dispatch reaches the store through its interface", pkgs: []string{"dialhook/dispatch"},
 		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/intake"}},
+	{what: "console reads the store through its interface", pkgs: []string{"dialhook/console"},
+		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/dispatch"}},
+	{what: "access stands alone", pkgs: []string{"dialhook/internal/access"}, deny: []string{"dialhook/", echoPath}},
 }
 
 // listImports runs go list over the module: package → its imports,

@@ -93,7 +93,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	if cfg.AdminToken == "" {
-		log.Warn("no DIALHOOK_ADMIN_TOKEN: admin endpoints (/events, /calls, ?dry_run=true) answer loopback clients only; a request that came through a proxy or tunnel (ngrok: any X-Forwarded-*, Forwarded, X-Real-IP or ngrok header) is refused; set DIALHOOK_ADMIN_TOKEN to use them through one")
+		log.Warn("no DIALHOOK_ADMIN_TOKEN: admin endpoints (/events, /calls, ?dry_run=true) and the console (/ui/) answer loopback clients only; a request that came through a proxy or tunnel (ngrok: any X-Forwarded-*, Forwarded, X-Real-IP or ngrok header) is refused; set DIALHOOK_ADMIN_TOKEN to use them through one")
 	}
 	m := metrics.New(func(ctx context.Context) (store.Stats, error) { return st.Stats(ctx, time.Now()) })
 	disp := newDispatcher(&cfg, st, dialer, dry, sources, log, m)
@@ -105,13 +105,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := handlers.New(handlers.Options{
 		Log: log, Store: st, Metrics: m, Sources: sources, AdminToken: cfg.AdminToken,
 		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(), StoreTimeout: cfg.StoreTimeout.D(),
+		Console:  newConsole(&cfg, st, sources, disp, log),
 		Recorder: rec, KeepRequests: consoleOn(&cfg), InspectBody: int(cfg.Inspect.MaxBody),
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("webhooks", webhookPaths(sources)))
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("webhooks", webhookPaths(sources)),
+		zap.Bool("console", cfg.Console))
 	return runUntilDone(ctx, log, ln, srv, disp, cfg.ShutdownTimeout.D())
 }
 
@@ -238,4 +240,4 @@ func runUntilDone(ctx context.Context, log *zap.Logger, ln net.Listener, h http.
 
 // consoleOn reports whether the operator console is served (and so whether
 // requests, refusals and the search index are kept for it).
-func consoleOn(cfg *config.Config) bool { return true }
+func consoleOn(cfg *config.Config) bool { return cfg.Console }

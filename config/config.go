@@ -123,6 +123,7 @@ type Config struct {
 	ShutdownTimeout Duration             `yaml:"shutdown_timeout" env:"DIALHOOK_SHUTDOWN_TIMEOUT" default:"20s" doc:"on SIGTERM/SIGINT, how long calls in flight may take to finish"`
 	MaxBodyBytes    int64                `yaml:"max_body_bytes" default:"1048576" doc:"larger webhook bodies answer 413"`
 	PublicBaseURL   string               `yaml:"public_base_url" env:"DIALHOOK_PUBLIC_BASE_URL" doc:"the URL the world calls, used to check HubSpot signatures"`
+	Console         bool                 `yaml:"console" env:"DIALHOOK_CONSOLE" default:"true" doc:"serve the operator console at /ui/"`
 	Workers         int                  `yaml:"workers" env:"DIALHOOK_WORKERS" default:"8" doc:"queue readers per replica"`
 	ClaimIdle       Duration             `yaml:"claim_idle" env:"DIALHOOK_CLAIM_IDLE" default:"60s" doc:"a queue entry left this long by a dead worker is taken over"`
 	RetryMax        int                  `yaml:"retry_max" env:"DIALHOOK_RETRY_MAX" default:"5" doc:"attempts in all for a call that may safely be retried"`

@@ -189,6 +189,7 @@ type envOptions struct {
 	writes       handlers.WriteTimeouts
 	recorder     *intake.Recorder // the console's refusal log (nil: none)
 	keepRequests bool             // record each event's request
+	console      http.Handler
 }
 
 // env is a server with its store, dispatcher, fake uContact and logs.
@@ -248,7 +249,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.srv = handlers.New(handlers.Options{
 		Log: log, Store: e.store, Metrics: e.metrics, Sources: testSources(t), AdminToken: o.adminToken,
-		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond, WriteTimeouts: o.writes,
+		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond, WriteTimeouts: o.writes, Console: o.console,
 		Now: func() time.Time { return testNow }, Recorder: o.recorder, KeepRequests: o.keepRequests, InspectBody: 1 << 10,
 	})
 	return e

@@ -9,6 +9,8 @@
 package handlers
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -30,4 +32,16 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/events/:id", s.getEvent, admin, s.requireAdmin)
 	e.POST("/events/:id/redial", s.redial, admin, s.requireAdmin)
 	e.GET("/calls/:guid", s.getCall, admin, s.requireAdmin)
+
+	// The console applies the admin rule itself (a sign-in page instead of
+	// a bearer token): it is a plain http.Handler that sees the full path.
+	if s.console != nil {
+		e.Any("/ui/*", echo.WrapHandler(s.console), admin)
+		e.GET("/ui", redirectTo("/ui/"))
+		e.GET("/", redirectTo("/ui/"))
+	}
+}
+
+func redirectTo(target string) echo.HandlerFunc {
+	return func(c echo.Context) error { return c.Redirect(http.StatusFound, target) }
 }

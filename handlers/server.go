@@ -7,13 +7,13 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"dialhook/intake"
+	"dialhook/internal/access"
 	"dialhook/internal/outage"
 	"dialhook/metrics"
 	"dialhook/store"
@@ -48,7 +48,10 @@ type Options struct {
 	// kind (defaults in writeTimeouts): a client that never reads cannot
 	// hold a goroutine and its buffers for longer.
 	WriteTimeouts WriteTimeouts
-	Now           func() time.Time
+	// Console is the operator console, served under /ui/ (and / redirects
+	// there); nil leaves it off and / answers 404.
+	Console http.Handler
+	Now     func() time.Time
 	// Recorder keeps refused deliveries and per-source counts for the
 	// console (nil: none kept).
 	Recorder *intake.Recorder
@@ -72,6 +75,7 @@ type Server struct {
 	storeWait  time.Duration
 	waitPoll   time.Duration
 	writes     WriteTimeouts
+	console    http.Handler
 	now        func() time.Time
 	echo       *echo.Echo
 	recorder   *intake.Recorder
@@ -97,7 +101,7 @@ func New(o Options) *Server {
 	s := &Server{
 		log: o.Log, store: o.Store, metrics: o.Metrics, sources: o.Sources, adminToken: []byte(o.AdminToken),
 		maxBody: o.MaxBody, dedup: o.DedupWindow, storeWait: o.StoreTimeout, waitPoll: o.WaitPoll,
-		writes: o.WriteTimeouts.withDefaults(), now: o.Now,
+		writes: o.WriteTimeouts.withDefaults(), console: o.Console, now: o.Now,
 		intake:    intake.NewPipeline(o.Store, o.DedupWindow, o.StoreTimeout),
 		storeDown: outage.New(o.Log, "store"),
 		recorder:  o.Recorder,
@@ -147,59 +151,16 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) checkAdmin(r *http.Request) error {
 	if len(s.adminToken) > 0 {
-		got, ok := bearer(r.Header.Get("Authorization"))
+		got, ok := access.Bearer(r.Header.Get("Authorization"))
 		if !ok || subtle.ConstantTimeCompare([]byte(got), s.adminToken) != 1 {
 			return newError(http.StatusUnauthorized, "unauthorized", "admin endpoints need Authorization: Bearer <DIALHOOK_ADMIN_TOKEN>")
 		}
 		return nil
 	}
-	if !loopbackClient(r) {
+	if !access.Loopback(r) {
 		return newError(http.StatusForbidden, "forbidden", "admin endpoints answer loopback clients only while DIALHOOK_ADMIN_TOKEN is not set, and a request that came through a proxy or tunnel (such as ngrok) is not one; set DIALHOOK_ADMIN_TOKEN")
 	}
 	return nil
-}
-
-// bearer returns the credentials of an "Authorization: Bearer ..." header;
-// the scheme is case-insensitive (RFC 9110, section 11.1).
-func bearer(h string) (string, bool) {
-	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	return strings.TrimSpace(cred), true
-}
-
-// forwardingHeaders are set by proxies and tunnels. A tunnel such as ngrok
-// or a reverse proxy on the same host connects from loopback: a request
-// carrying any of these came from somewhere else, whatever its peer address.
-var forwardingHeaders = []string{
-	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Server",
-	"X-Original-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "Cf-Connecting-Ip",
-	"Fastly-Client-Ip", "X-Cluster-Client-Ip", "Via",
-}
-
-// loopbackClient reports whether r came straight from this host: a loopback
-// peer address and no header a proxy or tunnel adds. trust_proxy does not
-// change this: it only says how to rebuild a signed URL.
-func loopbackClient(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return false
-	}
-	for _, h := range forwardingHeaders {
-		if _, ok := r.Header[h]; ok {
-			return false
-		}
-	}
-	for name := range r.Header {
-		if lower := strings.ToLower(name); strings.HasPrefix(lower, "ngrok-") || strings.HasPrefix(lower, "x-ngrok") {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Server) getEvent(c echo.Context) error {

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"dialhook/config"
+	"dialhook/console"
+	"dialhook/dispatch"
+	"dialhook/intake"
+	"dialhook/store"
+)
+
+// newConsole builds the operator console, or nil when `console: false`.
+func newConsole(cfg *config.Config, st store.Store, sources map[string]*intake.Source, disp *dispatch.Dispatcher, log *zap.Logger) http.Handler {
+	if !cfg.Console {
+		return nil
+	}
+	cs, ok := st.(console.Store)
+	if !ok {
+		log.Warn("the store cannot serve the console: it is off")
+		return nil
+	}
+	pipe := intake.NewPipeline(st, cfg.DedupWindow.D(), cfg.StoreTimeout.D())
+	return console.New(console.Options{
+		Store: cs, Sources: consoleSources(cfg, sources),
+		Explainer: pipe,
+		Replayer:  replayer{pipe: pipe, sources: sources},
+		Dialer: func() console.DialerStatus {
+			if disp == nil {
+				return console.DialerStatus{}
+			}
+			s := disp.Status()
+			return console.DialerStatus{DryRun: s.DryRun, LastOK: s.LastOK, LastError: s.LastError, LastErrorAt: s.LastErrorAt}
+		},
+		AdminToken: cfg.AdminToken, PublicBaseURL: cfg.PublicBaseURL, Redact: configSecrets(cfg),
+		MaxBody: cfg.MaxBodyBytes, Version: version, Started: time.Now(), Log: log.Named("console"),
+	})
+}
+
+// replayer replays an event through its source's current configuration.
+type replayer struct {
+	pipe    *intake.Pipeline
+	sources map[string]*intake.Source
+}
+
+func (r replayer) Replay(ctx context.Context, ev *store.Event) (*store.Event, error) {
+	src := r.sources[ev.Source]
+	if src == nil {
+		return nil, fmt.Errorf("source %q is no longer configured", ev.Source)
+	}
+	return r.pipe.Replay(ctx, src, ev, time.Now())
+}
+
+// consoleSources describes each configured source for the console: what
+// it is set to, and which credentials are set, never their values.
+func consoleSources(cfg *config.Config, sources map[string]*intake.Source) []console.SourceInfo {
+	var out []console.SourceInfo
+	for _, name := range cfg.SourceNames() {
+		sc := cfg.Sources[name]
+		win := sc.CallWindow
+		if win == nil {
+			win = cfg.CallWindow
+		}
+		pub := sc.PublicBaseURL
+		if pub == "" {
+			pub = cfg.PublicBaseURL
+		}
+		out = append(out, console.SourceInfo{
+			Name: name, Kind: sc.Kind, Source: sources[name], Credentials: credentialNames(sc),
+			AllowUnauthenticated: sc.AllowUnauthenticated, When: sc.When, CallWindow: describeWindow(win),
+			Cooldown: sc.Cooldown.D(), PublicBaseURL: pub,
+		})
+	}
+	return out
+}
+
+// credentialNames names the credential settings of a source that are set.
+func credentialNames(sc config.Source) []string {
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(sc.Secret != "", "secret")
+	add(len(sc.OrgIDs) > 0, "org_ids")
+	add(sc.BasicAuth != nil, "basic_auth")
+	add(len(sc.AuthHeaders) > 0, "auth_headers")
+	add(len(sc.AuthQuery) > 0, "auth_query")
+	add(sc.APIKey != "", "api_key")
+	return out
+}
+
+// describeWindow writes a call window as an operator reads it; "" when
+// there is none (always open).
+func describeWindow(w *config.CallWindow) string {
+	if w == nil {
+		return ""
+	}
+	days := "every day"
+	if len(w.Days) > 0 {
+		days = strings.Join(w.Days, ", ")
+	}
+	s := days + " " + w.Start + "–" + w.End
+	if w.Timezone != "" {
+		s += " " + w.Timezone
+	}
+	if w.MaxDelay > 0 {
+		s += ", at most " + w.MaxDelay.D().String() + " late"
+	}
+	return s
+}
+
+// configSecrets lists every credential the configuration holds, for the
+// console to replace wherever one would show.
+func configSecrets(cfg *config.Config) []string {
+	out := []string{cfg.AdminToken, cfg.UContact.Token, cfg.UContact.Password}
+	if u, err := url.Parse(cfg.RedisURL); err == nil && u.User != nil {
+		p, _ := u.User.Password()
+		out = append(out, p)
+	}
+	for _, sc := range cfg.Sources {
+		out = append(out, sc.Secret, sc.APIKey)
+		if sc.BasicAuth != nil {
+			out = append(out, sc.BasicAuth.Password)
+		}
+		for _, v := range sc.AuthHeaders {
+			out = append(out, v)
+		}
+		for _, v := range sc.AuthQuery {
+			out = append(out, v)
+		}
+	}
+	return out
+}
