@@ -63,19 +63,53 @@ func queryTerms(q string) map[string]bool {
 	return out
 }
 
-// found reports whether e is found by the search q (the in-memory store
-// scans; Redis reads its index with queryTerms).
-func found(e *Event, q string) bool {
-	if e.ID == q || strings.EqualFold(e.CallGUID, q) {
+// query is a search, prepared once for matching many events (the
+// in-memory store scans; Redis reads its index with queryTerms).
+type query struct {
+	q      string
+	digits string // the query's digits, when it reads as a number
+	whole  bool   // the number must match all its digits
+}
+
+func newQuery(q string) query {
+	out := query{q: q}
+	if d := digitsOf(q); d != "" && len(d) >= len(q)/2 {
+		out.digits, out.whole = d, len(d) < minSuffixDigits
+	}
+	return out
+}
+
+// found reports whether e is found by the query, as the Redis index
+// would find it; it allocates nothing.
+func (qy query) found(e *Event) bool {
+	q := qy.q
+	if e.ID == q || strings.EqualFold(e.CallGUID, q) || (e.RecordID != "" && e.RecordID == q) || (e.DedupKey != "" && e.DedupKey == q) {
 		return true
 	}
-	terms := searchTerms(e)
-	for t, whole := range queryTerms(q) {
-		for _, have := range terms {
-			if have == t || (!whole && strings.HasPrefix(have, t)) {
-				return true
-			}
+	return qy.digits != "" && digitsEnd(e.Params.Destination, qy.digits, qy.whole)
+}
+
+// digitsEnd reports whether the digits of s end with d (whole: are d).
+func digitsEnd(s, d string, whole bool) bool {
+	i := len(d) - 1
+	j := len(s) - 1
+	for ; j >= 0 && i >= 0; j-- {
+		c := s[j]
+		if c < '0' || c > '9' {
+			continue
+		}
+		if c != d[i] {
+			return false
+		}
+		i--
+	}
+	if i >= 0 {
+		return false
+	}
+	for ; whole && j >= 0; j-- {
+		if s[j] >= '0' && s[j] <= '9' {
+			return false
 		}
 	}
-	return false
+	return true
 }

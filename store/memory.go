@@ -2,9 +2,9 @@ package store
 
 import (
 	"cmp"
+	"container/heap"
 	"container/list"
 	"context"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,7 +270,9 @@ func (m *Memory) GetByGUID(ctx context.Context, guid string) (*Event, error) {
 	return m.Get(ctx, id)
 }
 
-// List implements Store.
+// List implements Store: the newest Limit+1 matching events are kept in a
+// heap while every record is read once (no sort of the whole store, no
+// copy but of the page).
 func (m *Memory) List(ctx context.Context, q ListQuery) (Page, error) {
 	c, err := parseCursor(q.Cursor)
 	if err != nil {
@@ -278,26 +280,63 @@ func (m *Memory) List(ctx context.Context, q ListQuery) (Page, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []*Event
-	for id := range m.events {
-		if e := m.get(id); e != nil && q.matches(&e.Event) && c.before(ms(e.ReceivedAt), e.ID) {
-			ev := clone(&e.Event)
-			ev.Request = nil // as Redis: a listing does not read requests
-			out = append(out, ev)
+	keep := max(q.Limit, 0) + 1
+	h := &newestHeap{}
+	now := m.now()
+	for id, e := range m.events {
+		if now.After(e.expires) || !q.matches(&e.Event) {
+			continue
+		}
+		k := listKey{ms: ms(e.ReceivedAt), id: id, e: e}
+		if !c.before(k.ms, k.id) {
+			continue
+		}
+		if h.Len() < keep {
+			heap.Push(h, k)
+		} else if (*h)[0].less(k) {
+			(*h)[0] = k
+			heap.Fix(h, 0)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if a, b := ms(out[i].ReceivedAt), ms(out[j].ReceivedAt); a != b {
-			return a > b
-		}
-		return out[i].ID > out[j].ID
-	})
-	if len(out) <= q.Limit {
+	keys := make([]listKey, h.Len())
+	for i := len(keys) - 1; i >= 0; i-- {
+		keys[i] = heap.Pop(h).(listKey) // oldest of the kept first: fill from the end
+	}
+	out := make([]*Event, 0, min(len(keys), q.Limit))
+	for _, k := range keys[:min(len(keys), q.Limit)] {
+		ev := clone(&k.e.Event)
+		ev.Request = nil // as Redis: a listing does not read requests
+		out = append(out, ev)
+	}
+	if len(keys) <= q.Limit {
 		return Page{Events: out}, nil
 	}
-	out = out[:q.Limit]
-	last := out[len(out)-1]
-	return Page{Events: out, Next: cursor{ms: ms(last.ReceivedAt), id: last.ID}.String()}, nil
+	last := keys[q.Limit-1]
+	return Page{Events: out, Next: cursor{ms: last.ms, id: last.id}.String()}, nil
+}
+
+// listKey orders events in a listing: newest first, then by id descending.
+type listKey struct {
+	ms int64
+	id string
+	e  *memEvent
+}
+
+// less reports whether a comes after b in a listing (is older).
+func (a listKey) less(b listKey) bool { return a.ms < b.ms || (a.ms == b.ms && a.id < b.id) }
+
+// newestHeap is a min-heap of listKeys: its root is the oldest kept.
+type newestHeap []listKey
+
+func (h newestHeap) Len() int           { return len(h) }
+func (h newestHeap) Less(i, j int) bool { return h[i].less(h[j]) }
+func (h newestHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *newestHeap) Push(x any)        { *h = append(*h, x.(listKey)) }
+func (h *newestHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // NewEventID implements Store.

@@ -37,8 +37,9 @@ func (m *Memory) Search(ctx context.Context, q string, limit int) ([]*Event, err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*Event
-	for id := range m.events {
-		if e := m.get(id); e != nil && found(&e.Event, q) {
+	qy, now := newQuery(q), m.now()
+	for _, e := range m.events {
+		if !now.After(e.expires) && qy.found(&e.Event) {
 			out = append(out, m.shown(e))
 		}
 	}
