@@ -55,7 +55,7 @@ func TestRedial(t *testing.T) {
 		ev   *store.Event
 		why  string
 	}{
-		{"queued", queued, "Only an event in state unknown, failed or rejected can be redialed; this one is queued."},
+		{"queued", queued, "Only an event in state unknown, failed or rejected (or placed by a dry run) can be redialed; this one is queued."},
 		{"redialed already", failed, "this one is queued"},
 		{"mapping rejection", rejected, "Its mapping failed, so it has no complete call parameters"},
 	}

@@ -150,11 +150,11 @@ func paramRows(rec ucontact.Params, mapped *ucontact.Params) []paramRow {
 const (
 	notRedialable = "Its mapping failed, so it has no complete call parameters. Fix the data or the mapping and send the event again " +
 		"(same event id): it is mapped again and, if it maps now, dialed once. Or replay it after fixing the mapping."
-	onlyFinalFailures = "Only an event in state unknown, failed or rejected can be redialed"
+	onlyFinalFailures = "Only an event in state unknown, failed or rejected (or placed by a dry run) can be redialed"
 )
 
 func redialNote(ev *store.Event) string {
-	err := store.Redialable(ev.State, ev.ErrorKind)
+	err := store.RedialableEvent(ev)
 	switch {
 	case errors.Is(err, store.ErrNotRedialable):
 		return notRedialable

@@ -248,6 +248,7 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 			if e.State != store.Placed {
 				rp.reason = e.Error
 			}
+			e.Request = nil // the sender's own request is not echoed back
 			return rp, c.JSON(http.StatusOK, intake.Answer{EventID: e.ID, Status: string(e.State), CallGUID: e.CallGUID, Event: e})
 		}
 		rp.status = http.StatusAccepted

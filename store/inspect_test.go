@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -229,6 +230,36 @@ func TestHealth(t *testing.T) {
 		}
 		if c1 == nil || c1.Pending != 1 {
 			t.Errorf("consumers = %+v, want c1 with 1 pending", h.Consumers)
+		}
+	})
+}
+
+// A placed call may be redialed only when it was a dry run (nobody was
+// rung); a real placed call is never dialed again on request.
+func TestRedialPlacedOnlyWhenDryRun(t *testing.T) {
+	eachInspector(t, func(t *testing.T, s inspectorStore) {
+		ctx := context.Background()
+		for _, dry := range []bool{true, false} {
+			e := newEvent(fmt.Sprint("dry-", dry))
+			accept1(t, s, sub(e, fmt.Sprint("generic:dry-", dry)))
+			d := next1(t, s)
+			ev, _, err := s.Begin(ctx, d, time.Minute, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Finish(ctx, d, ev, store.Outcome{State: store.Placed, CallGUID: "0f4e1d1a-51a3-4b8e-9d29-3c1f0a3b2c4d", DryRun: dry}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Redial(ctx, e.ID, store.Redial{At: time.Now(), Client: "test"})
+			switch {
+			case dry && (err != nil || got.State != store.Queued):
+				t.Errorf("redial of a dry-run placed event = %+v %v, want queued", got, err)
+			case !dry && !errors.Is(err, store.ErrConflict):
+				t.Errorf("redial of a real placed event = %v, want ErrConflict", err)
+			}
+			if dry {
+				next1(t, s) // the redialed entry
+			}
 		}
 	})
 }

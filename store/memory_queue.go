@@ -182,7 +182,7 @@ func (m *Memory) Redial(ctx context.Context, id string, r Redial) (*Event, error
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	if err := Redialable(e.State, e.ErrorKind); err != nil {
+	if err := RedialableEvent(&e.Event); err != nil {
 		return clone(&e.Event), err
 	}
 	if err := m.enqueue(id); err != nil {

@@ -347,6 +347,10 @@ func (r *Redis) Redial(ctx context.Context, id string, rd Redial) (*Event, error
 			return nil, err
 		}
 		state, attempts := cur.State, strconv.Itoa(cur.Attempts)
+		// A placed dry run may be redialed (RedialableEvent): the script
+		// checks the state and attempts did not change since this read, so
+		// the dry-run flag read with them still holds.
+		dryPlaced := flag(cur.State == Placed && cur.DryRun)
 		cur.Redials = append(cur.Redials, rd)
 		cur.State, cur.UpdatedAt, cur.DueAt = Queued, rd.At, nil
 		doc, err := encodeDoc(cur)
@@ -354,7 +358,7 @@ func (r *Redis) Redial(ctx context.Context, id string, rd Redial) (*Event, error
 			return nil, err
 		}
 		keys := []string{sk.ev(id), sk.index(state), sk.index(Queued), sk.queue()}
-		vals, err := redialScript.Run(ctx, r.rdb, keys, id, doc, string(state), attempts).Slice()
+		vals, err := redialScript.Run(ctx, r.rdb, keys, id, doc, string(state), attempts, dryPlaced).Slice()
 		if err != nil {
 			return nil, r.wrap(err)
 		}

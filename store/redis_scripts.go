@@ -308,10 +308,12 @@ redis.call('XADD', KEYS[2], '*', 'id', id, 'agent', f[3] or '')
 return 1
 `
 
-// redial puts an unknown, failed or rejected event back in the queue.
+// redial puts an unknown, failed or rejected event back in the queue (a
+// placed one too when ARGV[5] says its call was a dry run).
 //
 // KEYS: 1 record, 2 the index of ARGV[3], 3 the pending index, 4 queue.
-// ARGV: 1 id, 2 doc, 3 expected state, 4 expected attempts.
+// ARGV: 1 id, 2 doc, 3 expected state, 4 expected attempts, 5 "1": placed
+// by a dry run.
 // Returns {'ok', <recordFields>}, {'missing'}, {'changed'} (the record is
 // not as the caller read it: read again), {'mapping_failed',
 // <recordFields>} or {'conflict', <recordFields>}.
@@ -326,7 +328,9 @@ local f = record(ev)
 if not f[2] then return {'missing'} end
 if f[2] ~= ARGV[3] or (f[3] or '0') ~= ARGV[4] then return {'changed'} end
 if f[2] == 'rejected' and redis.call('HGET', ev, F.mf) == '1' then return {'mapping_failed', unpack(f)} end
-if f[2] ~= 'unknown' and f[2] ~= 'failed' and f[2] ~= 'rejected' then return {'conflict', unpack(f)} end
+if f[2] ~= 'unknown' and f[2] ~= 'failed' and f[2] ~= 'rejected' and not (f[2] == 'placed' and ARGV[5] == '1') then
+  return {'conflict', unpack(f)}
+end
 move(id, KEYS[2], KEYS[3], redis.call('HGET', ev, F.rcv))
 redis.call('HSET', ev, F.doc, ARGV[2], F.state, 'queued')
 redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', redis.call('HGET', ev, F.agent) or '')

@@ -324,6 +324,17 @@ type Store interface {
 	Close() error
 }
 
+// RedialableEvent is Redialable for e, plus: a placed event whose call was
+// a dry run (no uContact configured: nobody was rung) may be redialed too,
+// so that the whole flow can be tried without uContact. A real placed call
+// is never dialed again on request.
+func RedialableEvent(e *Event) error {
+	if e.State == Placed && e.DryRun {
+		return nil
+	}
+	return Redialable(e.State, e.ErrorKind)
+}
+
 // Redialable says whether an event in state s with error kind kind may be
 // dialed again on request, and if not, why. It is the one place the rule
 // lives; both stores check it atomically with the change.
