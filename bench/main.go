@@ -63,10 +63,11 @@ with Redis' figures summed over the Cluster's masters.
 The last step, "stores", measures closed-loop ingest (accepted/s and p99 of
 the accepted requests, --ingest-workers for --ingest-duration each) with a
 dialhook of its own on each store, in the same run: one Redis (--redis-url
-when it is one server, else --compare-url), the Cluster (when --redis-url is
-one), and durability local then replicated on a private master with one
-replica started from redis-server on PATH (loopback ports, a temporary
-directory, stopped when the harness ends).
+when it is one server, else --compare-url), the same with the console off
+(DIALHOOK_CONSOLE=false: what the console's storage costs per webhook), the
+Cluster (when --redis-url is one), and durability local then replicated on a
+private master with one replica started from redis-server on PATH (loopback
+ports, a temporary directory, stopped when the harness ends).
 
 It empties the Redis database of --redis-url (and of --compare-url when it
 uses it) before the run: on a Cluster every master. It does so without
