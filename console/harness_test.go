@@ -9,10 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,79 +38,32 @@ const (
 var secrets = []string{adminToken, ucToken, samples.HubSpotSecret, samples.PipedrivePassword, samples.GenericToken,
 	samples.DynamicsKey, samples.DynamicsHeaderKey, samples.DynamicsQueryKey, samples.StandardSecret}
 
-// testStore is the in-memory store, with what its console methods do not
-// do yet (the lead's work in progress: listing every state or one source,
-// search, refusals, activity) done here over the events it accepted.
+// testStore is the real in-memory store (on the test clock), with a
+// switch that makes every read fail as an unreachable store would.
 type testStore struct {
 	*store.Memory
-	mu       sync.Mutex
-	ids      []string
-	refusals []store.Refusal
-	activity map[string]store.SourceActivity
-	down     bool // every read fails as unreachable
+	down bool // every read fails as unreachable
 }
 
 func newTestStore() *testStore {
-	return &testStore{Memory: store.NewMemory(store.MemoryOptions{}), activity: map[string]store.SourceActivity{}}
+	return &testStore{Memory: store.NewMemory(store.MemoryOptions{Now: func() time.Time { return testNow }})}
 }
 
-func (s *testStore) Accept(ctx context.Context, subs []store.Submission) ([]store.Accepted, error) {
-	acc, err := s.Memory.Accept(ctx, subs)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range acc {
-		if !a.Duplicate {
-			s.ids = append(s.ids, a.Event.ID)
-		}
+var errDown = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+
+// refuse records refusals as the webhook path's recorder does.
+func (s *testStore) refuse(t *testing.T, rs ...store.Refusal) {
+	t.Helper()
+	if err := s.Record(context.Background(), store.Activity{At: testNow, Refusals: rs}); err != nil {
+		t.Fatal(err)
 	}
-	return acc, err
 }
 
-func (s *testStore) all(ctx context.Context) ([]*store.Event, error) {
-	if s.down {
-		return nil, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
-	}
-	s.mu.Lock()
-	ids := slices.Clone(s.ids)
-	s.mu.Unlock()
-	var out []*store.Event
-	for _, id := range ids {
-		if e, err := s.Memory.Get(ctx, id); err == nil {
-			out = append(out, e)
-		}
-	}
-	slices.SortFunc(out, func(a, b *store.Event) int {
-		if c := b.ReceivedAt.Compare(a.ReceivedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	return out, nil
-}
-
-// List pages by offset; like the real stores, a page may be short.
 func (s *testStore) List(ctx context.Context, q store.ListQuery) (store.Page, error) {
-	evs, err := s.all(ctx)
-	if err != nil {
-		return store.Page{}, err
+	if s.down {
+		return store.Page{}, errDown
 	}
-	evs = slices.DeleteFunc(evs, func(e *store.Event) bool {
-		return (q.State != "" && e.State != q.State) || (q.Source != "" && e.Source != q.Source)
-	})
-	off := 0
-	if q.Cursor != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(q.Cursor, "o"))
-		if err != nil || !strings.HasPrefix(q.Cursor, "o") || n < 0 {
-			return store.Page{}, fmt.Errorf("%w: %q", store.ErrBadCursor, q.Cursor)
-		}
-		off = min(n, len(evs))
-	}
-	end := min(off+q.Limit, len(evs))
-	p := store.Page{Events: evs[off:end]}
-	if end < len(evs) {
-		p.Next = "o" + strconv.Itoa(end)
-	}
-	return p, nil
+	return s.Memory.List(ctx, q)
 }
 
 func (s *testStore) Get(ctx context.Context, id string) (*store.Event, error) {
@@ -123,41 +74,10 @@ func (s *testStore) Get(ctx context.Context, id string) (*store.Event, error) {
 }
 
 func (s *testStore) Search(ctx context.Context, q string, limit int) ([]*store.Event, error) {
-	evs, err := s.all(ctx)
-	if err != nil {
-		return nil, err
+	if s.down {
+		return nil, errDown
 	}
-	digits := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, s)
-	}
-	var out []*store.Event
-	for _, e := range evs {
-		d := digits(q)
-		if e.ID == q || e.DedupKey == q || e.RecordID == q || e.CallGUID == q ||
-			(d != "" && strings.Contains(digits(e.Params.Destination), d)) {
-			out = append(out, e)
-		}
-	}
-	return out[:min(limit, len(out))], nil
-}
-
-func (s *testStore) Refused(ctx context.Context, source string, limit int) ([]store.Refusal, error) {
-	var out []store.Refusal
-	for _, r := range s.refusals {
-		if source == "" || r.Source == source {
-			out = append(out, r)
-		}
-	}
-	return out[:min(limit, len(out))], nil
-}
-
-func (s *testStore) Activity(ctx context.Context, sources []string, now time.Time) (map[string]store.SourceActivity, error) {
-	return s.activity, nil
+	return s.Memory.Search(ctx, q, limit)
 }
 
 func (s *testStore) Stats(ctx context.Context, now time.Time) (store.Stats, error) {

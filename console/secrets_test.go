@@ -22,11 +22,11 @@ func TestNoSecretInAnyPage(t *testing.T) {
 		"Content-Type": "application/json", "X-Api-Key": samples.DynamicsHeaderKey, "Authorization": "Bearer " + adminToken,
 		"Cookie": "dialhook_session=x", "X-Custom": "carries " + samples.PipedrivePassword}, "/webhooks/dynhdr?tenant="+samples.DynamicsQueryKey)
 	hs := hubspotContact(e)
-	e.st.refusals = []store.Refusal{{At: testNow, Source: "pipedrive", Status: 401, Code: "bad_credentials",
+	e.st.refuse(t, store.Refusal{At: testNow, Source: "pipedrive", Status: 401, Code: "bad_credentials",
 		Reason: "basic auth user " + samples.PipedriveUser + " with a wrong password",
 		Request: store.Request{Method: "POST", Path: "/webhooks/pipedrive?token=" + samples.GenericToken,
 			Headers: map[string]string{"Authorization": "Basic " + samples.PipedrivePassword, "X-Echo": samples.HubSpotSecret},
-			Body:    `{"secret":"` + samples.HubSpotSecret + `"}`}}}
+			Body:    `{"secret":"` + samples.HubSpotSecret + `"}`}})
 
 	b := e.browser()
 	b.signIn(t)
