@@ -21,11 +21,11 @@ type inspectorStore interface {
 // eachInspector runs f on both stores, Redis with its search index.
 func eachInspector(t *testing.T, f func(t *testing.T, s inspectorStore)) {
 	t.Run("memory", func(t *testing.T) {
-		f(t, store.NewMemory(store.MemoryOptions{Retention: time.Hour}))
+		f(t, store.NewMemory(store.MemoryOptions{Retention: time.Hour, MatchWindow: time.Minute}))
 	})
 	open := func(t *testing.T, url string) *store.Redis {
 		s, err := store.OpenRedis(context.Background(), url, store.RedisOptions{Retention: time.Hour,
-			Namespace: testredis.Namespace(t), SearchIndex: true})
+			Namespace: testredis.Namespace(t), SearchIndex: true, MatchWindow: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,6 +36,10 @@ type Memory struct {
 	lastSweep time.Time
 	now       func() time.Time
 	inspect   memInspect
+	// agentLast: each agent's last placed call, for AgentRingNoAnswer,
+	// kept for matchWindow (0: not kept).
+	agentLast   map[string]claim
+	matchWindow time.Duration
 }
 
 type memEvent struct {
@@ -69,6 +73,9 @@ type MemoryOptions struct {
 	// InspectRetention is how long an event's received request is kept
 	// (default 72 h, at most Retention).
 	InspectRetention time.Duration
+	// MatchWindow is how long an agent's last placed call can be matched
+	// by an AgentRingNoAnswer (0: never; ucontact_events.match_window).
+	MatchWindow time.Duration
 }
 
 // NewMemory returns an empty in-memory store.
@@ -89,7 +96,8 @@ func NewMemory(o MemoryOptions) *Memory {
 		events: map[string]*memEvent{}, order: list.New(), claims: map[string]claim{}, guids: map[string]string{},
 		due: map[string]time.Time{}, agents: map[string]claim{}, waiters: map[string]map[string]bool{}, pending: map[string]pending{},
 		queue: make(chan Delivery, o.QueueMax), retention: o.Retention, maxEvents: o.MaxEvents, now: o.Now,
-		inspect: newMemInspect(min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)),
+		inspect:   newMemInspect(min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)),
+		agentLast: map[string]claim{}, matchWindow: o.MatchWindow,
 	}
 }
 
@@ -126,6 +134,10 @@ func clone(e *Event) *Event {
 	c.Warnings = append([]string(nil), e.Warnings...)
 	c.Redials = append([]Redial(nil), e.Redials...)
 	c.History = append([]Attempt(nil), e.History...)
+	if e.Call != nil {
+		call := *e.Call // its maps are replaced, never changed in place
+		c.Call = &call
+	}
 	if e.LastDuplicateAt != nil {
 		t := *e.LastDuplicateAt
 		c.LastDuplicateAt = &t

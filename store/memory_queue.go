@@ -124,6 +124,9 @@ func (m *Memory) Finish(ctx context.Context, d Delivery, _ *Event, out Outcome, 
 	if e.CallGUID != "" {
 		m.guids[e.CallGUID] = e.ID
 	}
+	if out.State == Placed {
+		m.noteAgentCall(e.Params.Agent, e.ID, now)
+	}
 	if (out.State == Queued || out.State == Scheduled) && !out.DueAt.IsZero() {
 		m.due[e.ID] = out.DueAt
 	}

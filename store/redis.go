@@ -40,6 +40,7 @@ type Redis struct {
 
 	mode             string // "redis sentinel" when opened through Sentinels (see kind)
 	searchIndex      bool
+	matchWindow      time.Duration
 	inspectRetention time.Duration
 	requestsTrimmed  atomic.Int64 // ms: requests received before this are deleted (see trimRequests)
 
@@ -84,6 +85,9 @@ type RedisOptions struct {
 	// InspectRetention is how long an event's received request is kept
 	// (default 72 h, at most Retention).
 	InspectRetention time.Duration
+	// MatchWindow is how long an agent's last placed call can be matched
+	// by an AgentRingNoAnswer (0: not kept; one SET more per placed call).
+	MatchWindow time.Duration
 	// Timeout bounds each command's network wait (dial, read, write) when
 	// OpenRedis builds the client (default 2s): a stalled Redis makes a
 	// webhook answer 503 within about this long. WAIT waits half of it.
@@ -163,7 +167,7 @@ func NewRedis(ctx context.Context, rdb redis.UniversalClient, o RedisOptions) (*
 	}
 	r := &Redis{rdb: rdb, k: newKeys(o.Namespace, o.Shards), retention: o.Retention, queueMax: o.QueueMax,
 		replicated: o.Durability == Replicated, waitFor: o.Timeout / 2,
-		batchq: make(chan *batchCall), quit: make(chan struct{}), searchIndex: o.SearchIndex,
+		batchq: make(chan *batchCall), quit: make(chan struct{}), searchIndex: o.SearchIndex, matchWindow: o.MatchWindow,
 		inspectRetention: min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)}
 	for s := range o.Shards {
 		_ = r.ensureGroup(ctx, s) // retried by Next when Redis is down now

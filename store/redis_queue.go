@@ -250,6 +250,9 @@ func (r *Redis) Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, 
 	}
 	cur.State = State(vals[1].(string))
 	r.freeAgent(ctx, d, out)
+	if cur.State == Placed {
+		r.noteAgentCall(context.WithoutCancel(ctx), cur.Params.Agent, cur.ID)
+	}
 	return cur, nil
 }
 

@@ -24,6 +24,7 @@ const (
 	fDupAt    = "dupat"    // when the last duplicate was recognised, ms
 	fReq      = "req"      // the request as received (JSON), until inspect.retention
 	fFind     = "find"     // the event's search index members, "\n"-separated (for forget)
+	fVer      = "ver"      // rewrites by call events so far (callScript checks it)
 )
 
 // recordFields are the fields Get, List and the scripts' record() answer, in
@@ -36,7 +37,7 @@ var recordFields = []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fDupAt
 var luaLib = func() string {
 	var b strings.Builder
 	b.WriteString("local F = {")
-	for _, f := range []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fRcv, fAgent, fMF, fTok, fFTok, fEnrich, fDupAt, fReq, fFind} {
+	for _, f := range []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fRcv, fAgent, fMF, fTok, fFTok, fEnrich, fDupAt, fReq, fFind, fVer} {
 		fmt.Fprintf(&b, "%s=%q, ", f, f)
 	}
 	b.WriteString("}\nlocal RECORD = {")
@@ -338,6 +339,27 @@ f[1], f[2] = ARGV[2], 'queued'
 return {'ok', unpack(f)}
 `
 
+// call records a uContact call event: the record's doc and state, if the
+// record is as the caller read it.
+//
+// KEYS: 1 record, 2 the index of ARGV[3], 3 the index of ARGV[5], 4 queue.
+// ARGV: 1 id, 2 doc, 3 expected state, 4 expected version, 5 new state,
+// 6 "1": put it back in the queue.
+// Returns 'ok', 'changed' (read it again) or 'missing'.
+var callScript = script(callLua)
+
+const callLua = `
+local ev, id = KEYS[1], ARGV[1]
+local f = redis.call('HMGET', ev, F.state, F.ver, F.rcv, F.agent)
+if not f[1] then return 'missing' end
+if f[1] ~= ARGV[3] or (f[2] or '0') ~= ARGV[4] then return 'changed' end
+move(id, KEYS[2], KEYS[3], f[3])
+redis.call('HSET', ev, F.doc, ARGV[2], F.state, ARGV[5])
+redis.call('HINCRBY', ev, F.ver, 1)
+if ARGV[6] == '1' then redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', f[4] or '') end
+return 'ok'
+`
+
 // release frees an agent's pacing slot if this event holds it (a begin
 // that did not dial).
 //
@@ -361,5 +383,5 @@ return 1
 `
 
 // scripts are every script, loaded at start-up and again on NOSCRIPT.
-var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript,
+var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript, callScript,
 	promoteScript, redialScript, releaseScript, probeScript}

@@ -24,6 +24,7 @@ import (
 type State string
 
 // The states of an event. queued → dialing → placed | rejected | failed | unknown;
+// placed → completed | agent_no_answer when uContact tells;
 // ignored, suppressed and expired events are never dialed; scheduled ones wait
 // for their call window.
 const (
@@ -37,10 +38,15 @@ const (
 	Ignored    State = "ignored"
 	Suppressed State = "suppressed"
 	Expired    State = "expired"
+	// Completed: uContact said the placed call ended (FinishInteraction).
+	Completed State = "completed"
+	// AgentNoAnswer: uContact said the agent did not pick up
+	// (AgentRingNoAnswer, matched by agent).
+	AgentNoAnswer State = "agent_no_answer"
 )
 
 // States lists every state.
-var States = []State{Queued, Scheduled, Dialing, Placed, Rejected, Failed, Unknown, Ignored, Suppressed, Expired}
+var States = []State{Queued, Scheduled, Dialing, Placed, Rejected, Failed, Unknown, Ignored, Suppressed, Expired, Completed, AgentNoAnswer}
 
 // Final reports whether nothing more will happen to an event on its own.
 func (s State) Final() bool {
@@ -113,6 +119,8 @@ type Event struct {
 	// Request is the webhook as received, secrets masked (Get answers it
 	// until inspect.retention; List does not).
 	Request *Request `json:"request,omitempty"`
+	// Call is what uContact said of the call after it was placed.
+	Call *Call `json:"call,omitempty"`
 }
 
 // Enrich is what an event's record lacks and where to fetch it. The store
@@ -312,6 +320,12 @@ type Store interface {
 	// state answers ErrConflict. The rule is checked atomically with the
 	// change.
 	Redial(ctx context.Context, id string, r Redial) (*Event, error)
+
+	// RecordCallEvent records what uContact said of a call: found by GUID,
+	// or for AgentRingNoAnswer by the agent's last placed call within the
+	// match window; atomic with the state change it makes. A delivery seen
+	// before (its DedupKey) answers CallDuplicate and changes nothing.
+	RecordCallEvent(ctx context.Context, ce CallEvent) (*Event, CallResult, error)
 
 	Stats(ctx context.Context, now time.Time) (Stats, error)
 	Ping(ctx context.Context) error
