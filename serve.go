@@ -130,11 +130,11 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (store.
 	if cfg.RedisURL == "" {
 		log.Warn("no DIALHOOK_REDIS_URL: using the embedded in-memory store; events are lost on restart and replicas share nothing (for trying dialhook out only)")
 		return store.NewMemory(store.MemoryOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, MaxEvents: cfg.MemoryMaxEvents,
-			InspectRetention: cfg.Inspect.Retention.D()}), nil
+			InspectRetention: cfg.Inspect.Retention.D(), MatchWindow: matchWindow(cfg)}), nil
 	}
 	rs, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax,
 		Timeout: cfg.StoreTimeout.D(), Shards: cfg.Shards, Durability: store.Durability(cfg.Durability),
-		SearchIndex: consoleOn(cfg), InspectRetention: cfg.Inspect.Retention.D()})
+		SearchIndex: consoleOn(cfg), InspectRetention: cfg.Inspect.Retention.D(), MatchWindow: matchWindow(cfg)})
 	if err != nil {
 		return nil, err
 	}
@@ -241,3 +241,15 @@ func runUntilDone(ctx context.Context, log *zap.Logger, ln net.Listener, h http.
 // consoleOn reports whether the operator console is served (and so whether
 // requests, refusals and the search index are kept for it).
 func consoleOn(cfg *config.Config) bool { return cfg.Console }
+
+// matchWindow is how long an agent's last placed call is kept for uContact's
+// AgentRingNoAnswer: only when a source receives uContact's events (else
+// the dial path saves the command).
+func matchWindow(cfg *config.Config) time.Duration {
+	for _, sc := range cfg.Sources {
+		if sc.Kind == intake.UContactKind {
+			return cfg.UContactEvents.MatchWindow.D()
+		}
+	}
+	return 0
+}

@@ -121,7 +121,8 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	}
 	secrets := secretsOf(cc)
 	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win, Secrets: secrets,
-		Unauthenticated: len(secrets) == 0 && len(cc.OrgIDs) == 0 && cc.BasicAuth == nil}, warnings, problems
+		Unauthenticated:        len(secrets) == 0 && len(cc.OrgIDs) == 0 && cc.BasicAuth == nil,
+		RequeueOnAgentNoAnswer: cfg.UContactEvents.Requeue}, warnings, problems
 }
 
 // secretsOf lists a source's credential values, for masking.

@@ -56,6 +56,13 @@ func (u UContact) URL() string {
 	return ""
 }
 
+// UContactEvents tunes what uContact's event notifications (a source of
+// kind ucontact) do.
+type UContactEvents struct {
+	MatchWindow Duration `yaml:"match_window" env:"DIALHOOK_UCONTACT_EVENTS_MATCH_WINDOW" default:"2m" doc:"an AgentRingNoAnswer matches the agent's last placed call within this window (by agent, not by GUID)"`
+	Requeue     bool     `yaml:"requeue_on_agent_no_answer" env:"DIALHOOK_UCONTACT_EVENTS_REQUEUE" default:"false" doc:"put a lead whose agent did not pick up back in the queue, once per event"`
+}
+
 // Inspect is what the console keeps of each webhook.
 type Inspect struct {
 	MaxBody   int64    `yaml:"max_body" env:"DIALHOOK_INSPECT_MAX_BODY" default:"65536" doc:"bytes of each recorded webhook's body the console keeps (0: none)"`
@@ -136,6 +143,7 @@ type Config struct {
 	Durability      string               `yaml:"durability" env:"DIALHOOK_DURABILITY" default:"local" doc:"local or replicated: when an accepted event counts as recorded"`
 	UContact        UContact             `yaml:"ucontact"`
 	Inspect         Inspect              `yaml:"inspect"`
+	UContactEvents  UContactEvents       `yaml:"ucontact_events"`
 	Defaults        ucontact.Params      `yaml:"defaults" doc:"values for AgentCall parameters a webhook does not give"`
 	Phone           mapping.PhoneOptions `yaml:"phone" doc:"how customer numbers are read and formatted"`
 	Agents          Agents               `yaml:"agents" doc:"owner → agent routing"`

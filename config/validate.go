@@ -98,7 +98,7 @@ func (c *Config) validateLimits(r *report) {
 	}{
 		{"dedup_window", c.DedupWindow}, {"retention", c.Retention}, {"shutdown_timeout", c.ShutdownTimeout},
 		{"claim_idle", c.ClaimIdle}, {"ucontact.timeout", c.UContact.Timeout}, {"store_timeout", c.StoreTimeout},
-		{"inspect.retention", c.Inspect.Retention},
+		{"inspect.retention", c.Inspect.Retention}, {"ucontact_events.match_window", c.UContactEvents.MatchWindow},
 	} {
 		if d.v <= 0 {
 			r.add(d.key, "must be greater than zero")

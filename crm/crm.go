@@ -83,7 +83,7 @@ type Config struct {
 const DefaultClockSkew = 5 * time.Minute
 
 // Kinds lists the adapter kinds New accepts.
-var Kinds = []string{"generic", "salesforce", "hubspot", "pipedrive", "zoho", "dynamics", "close", "standard"}
+var Kinds = []string{"generic", "salesforce", "hubspot", "pipedrive", "zoho", "dynamics", "close", "standard", "ucontact"}
 
 // Adapter authenticates and parses one kind of CRM webhook.
 type Adapter interface {
@@ -198,6 +198,7 @@ var constructors = map[string]func(cfg Config, need bool, bad problemf) Adapter{
 	"dynamics":   newDynamics,
 	"close":      newClose,
 	"standard":   newStandard,
+	"ucontact":   newUContact,
 }
 
 // newAdapter builds the adapter of cfg.Kind, reporting configuration

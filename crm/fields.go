@@ -8,6 +8,7 @@ package crm
 var knownFields = map[string][]string{
 	"generic":  {"event_id", "destination", "owner", "callerid", "agent", "phone", "tech", "context", "outqueue"},
 	"standard": {"event_id", "destination", "owner", "callerid", "agent", "phone", "tech", "context", "outqueue"},
+	"ucontact": {"event", "date", "guid", "agent", "campaign", "agentNumber", "agentFullName", "callerIdNum"},
 	"salesforce": {"Id", "Phone", "MobilePhone", "OwnerId", "Name", "FirstName", "LastName", "Company", "Email",
 		"Status", "LeadSource", "Title", "Country", "CreatedDate", "LastModifiedDate"},
 	"hubspot": {"vid", "portal-id", "properties", "is-contact", "objectId", "objectTypeId", "propertyName",

@@ -143,6 +143,7 @@ func testSources(t *testing.T) map[string]*intake.Source {
 		"standard": {cfg: crm.Config{Kind: "standard", Secret: samples.StandardSecret}},
 		"generic":  {cfg: crm.Config{Kind: "generic"}},
 		"flow":     {cfg: crm.Config{Kind: "generic", Secret: samples.GenericToken}},
+		"uc":       {cfg: crm.Config{Kind: "ucontact", Secret: ucEventsToken}},
 		"bare":     {cfg: crm.Config{Kind: "generic"}, bare: true},
 		"gated":    {cfg: crm.Config{Kind: "generic"}, when: `priority == "high"`},
 		"cool":     {cfg: crm.Config{Kind: "generic"}, cooldown: 10 * time.Minute},
@@ -177,6 +178,9 @@ func testSources(t *testing.T) map[string]*intake.Source {
 	}
 	return out
 }
+
+// ucEventsToken is the uc source's token (uContact's event notifications).
+const ucEventsToken = "uc-events-token-4242"
 
 // envOptions vary the test environment.
 type envOptions struct {

@@ -29,6 +29,7 @@ type Store interface {
 	NewEventID(dedupKey string) string
 	Redial(ctx context.Context, id string, r store.Redial) (*store.Event, error)
 	Ready(ctx context.Context) error
+	RecordCallEvent(ctx context.Context, ce store.CallEvent) (*store.Event, store.CallResult, error)
 }
 
 // Options are the dependencies and settings of the Server.

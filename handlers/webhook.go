@@ -171,6 +171,8 @@ func (s *Server) receiveBody(c echo.Context, src *intake.Source, body []byte) (r
 		s.storeDown.OK()
 	}
 	switch {
+	case res.Call != nil:
+		return s.answerCall(c, src, req, res.Call)
 	case res.Ignored != "":
 		s.count(src, "ignored")
 		return s.answerIgnored(c, src, res.Ignored)
@@ -178,6 +180,21 @@ func (s *Server) receiveBody(c echo.Context, src *intake.Source, body []byte) (r
 		return reply{status: http.StatusOK, outcome: "dry_run"}, c.JSON(http.StatusOK, intake.View(src, src.Adapter.Kind(), res.Plans))
 	}
 	return s.answer(c, src, res.Answers, wait)
+}
+
+// answerCall answers a uContact event: 200 whatever it did (uContact
+// documents no retries; an unmatched GUID is not the sender's error), and
+// an unmatched one is kept with the refused deliveries for the console.
+func (s *Server) answerCall(c echo.Context, src *intake.Source, req *crm.Request, ans *intake.CallAnswer) (reply, error) {
+	s.count(src, ans.Status)
+	rp := reply{status: http.StatusOK, outcome: ans.Status}
+	if ans.EventID != "" {
+		rp.ids = []string{ans.EventID}
+	}
+	if ans.Status == string(store.CallUnmatched) {
+		s.recorder.Refused(src, src.Name, req, http.StatusOK, "unmatched", ans.Event+": no event of dialhook's matches it")
+	}
+	return rp, c.JSON(http.StatusOK, ans)
 }
 
 // count counts one webhook outcome of src.

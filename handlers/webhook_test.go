@@ -39,6 +39,9 @@ func (downStore) Redial(context.Context, string, store.Redial) (*store.Event, er
 }
 func (downStore) Ping(context.Context) error  { return store.ErrUnavailable }
 func (downStore) Ready(context.Context) error { return store.ErrUnavailable }
+func (downStore) RecordCallEvent(context.Context, store.CallEvent) (*store.Event, store.CallResult, error) {
+	return nil, "", store.ErrUnavailable
+}
 func (downStore) Lookup(context.Context, string) (*store.Event, error) {
 	return nil, store.ErrUnavailable
 }

@@ -31,6 +31,9 @@ type Source struct {
 	// Unauthenticated: no credential is configured for the source (a
 	// generic source without a token, or allow_unauthenticated).
 	Unauthenticated bool
+	// RequeueOnAgentNoAnswer (ucontact sources): an AgentRingNoAnswer puts
+	// the lead back in the queue, once per event.
+	RequeueOnAgentNoAnswer bool
 }
 
 // Planned is what dialhook decided for one normalized event, before anything

@@ -24,6 +24,7 @@ type Store interface {
 	NewEventID(dedupKey string) string
 	Accept(ctx context.Context, subs []store.Submission) ([]store.Accepted, error)
 	Lookup(ctx context.Context, dedupKey string) (*store.Event, error)
+	RecordCallEvent(ctx context.Context, ce store.CallEvent) (*store.Event, store.CallResult, error)
 }
 
 // Pipeline receives webhooks for any source.
@@ -62,6 +63,8 @@ type Result struct {
 	Plans []Planned
 	// Answers are the recorded events, one per plan (nil for a dry run).
 	Answers []Answer
+	// Call, for a ucontact source, is what the uContact event did.
+	Call *CallAnswer
 }
 
 // Receive authenticates req as src's kind, parses it, plans its events and,
@@ -69,6 +72,12 @@ type Result struct {
 func (p *Pipeline) Receive(ctx context.Context, src *Source, req *crm.Request, dryRun bool) (*Result, error) {
 	if err := src.Adapter.Authenticate(req); err != nil {
 		return nil, adapterError(src, req, err)
+	}
+	if src.Adapter.Kind() == UContactKind {
+		if dryRun {
+			return &Result{Ignored: "a dry run of a uContact event records nothing"}, nil
+		}
+		return p.receiveCall(ctx, src, req)
 	}
 	return p.parseAndPlan(ctx, src, req, dryRun)
 }

@@ -1,0 +1,64 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"dialhook/crm"
+	"dialhook/store"
+)
+
+// UContactKind is the source kind that receives uContact's own event
+// notifications (what became of a call) instead of CRM triggers.
+const UContactKind = "ucontact"
+
+// CallAnswer is what a uContact event did.
+type CallAnswer struct {
+	Status  string `json:"status"` // completed, disposed, agent_no_answer, requeued, recorded, unmatched, duplicate, ignored
+	Event   string `json:"uc_event"`
+	EventID string `json:"event_id,omitempty"`
+	State   string `json:"state,omitempty"`
+}
+
+// receiveCall records a uContact event (the request is authenticated):
+// FinishInteraction, InteractionDisposition and AgentRingNoAnswer change
+// the event they are about; any other is acknowledged and ignored.
+func (p *Pipeline) receiveCall(ctx context.Context, src *Source, req *crm.Request) (*Result, error) {
+	uc, err := crm.ParseUContact(req.Body)
+	if err != nil {
+		return nil, adapterError(src, req, err)
+	}
+	ans := &CallAnswer{Event: uc.Type}
+	ce := store.CallEvent{Kind: store.CallEventKind(uc.Type), GUID: uc.GUID, Agent: uc.Agent, At: req.Now, Fields: uc.Fields,
+		DedupTTL: p.dedup, Requeue: src.RequeueOnAgentNoAnswer}
+	switch ce.Kind {
+	case store.CallFinished, store.CallDisposed:
+		if uc.GUID == "" {
+			return nil, &Error{Kind: Malformed, Msg: uc.Type + ` needs "guid"`}
+		}
+	case store.CallAgentNoAnswer:
+		if uc.Agent == "" {
+			return nil, &Error{Kind: Malformed, Msg: uc.Type + ` needs "agent"`}
+		}
+	default:
+		ans.Status = "ignored"
+		return &Result{Call: ans}, nil
+	}
+	// A redelivery is the same type, interaction (or agent) and raw date.
+	ce.DedupKey = src.Name + "|" + strings.Join([]string{uc.Type, uc.GUID, uc.Agent, uc.RawDate}, "|")
+	ctx, cancel := context.WithTimeout(ctx, p.storeWait)
+	defer cancel()
+	ev, res, err := p.store.RecordCallEvent(ctx, ce)
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		return nil, &Error{Kind: StoreUnavailable, Msg: "the event could not be recorded; retry later", Err: err}
+	case err != nil:
+		return nil, &Error{Kind: StoreFailed, Msg: "internal error: the store refused the event", Err: err}
+	}
+	ans.Status = string(res)
+	if ev != nil {
+		ans.EventID, ans.State = ev.ID, string(ev.State)
+	}
+	return &Result{Call: ans}, nil
+}
