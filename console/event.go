@@ -2,9 +2,12 @@ package console
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"dialhook/store"
@@ -110,6 +113,7 @@ func timeline(ev *store.Event) []step {
 	for _, rd := range ev.Redials {
 		steps = append(steps, step{At: rd.At, What: "redial requested", Detail: "by " + rd.Client})
 	}
+	steps = append(steps, callSteps(ev)...)
 	slices.SortStableFunc(steps, func(a, b step) int { return a.At.Compare(b.At) })
 	last := step{At: ev.UpdatedAt, What: "now", State: ev.State, Detail: ev.Error}
 	if ev.State.Final() {
@@ -122,6 +126,39 @@ func timeline(ev *store.Event) []step {
 		last.Detail = "due at " + when(*ev.DueAt)
 	}
 	return append(steps, last)
+}
+
+// callSteps are what uContact said of the call (see store.Call).
+func callSteps(ev *store.Event) []step {
+	c := ev.Call
+	if c == nil {
+		return nil
+	}
+	var out []step
+	if c.FinishedAt != nil {
+		out = append(out, step{At: *c.FinishedAt, What: "uContact: interaction finished", State: store.Completed, Detail: fieldsText(c.Interaction)})
+	}
+	if len(c.Disposition) > 0 {
+		out = append(out, step{At: ev.UpdatedAt, What: "uContact: disposition", Detail: fieldsText(c.Disposition)})
+	}
+	if c.AgentNoAnswer {
+		d := "the agent did not pick up"
+		if c.Requeued {
+			d += "; the lead was queued again (once)"
+		}
+		out = append(out, step{At: ev.UpdatedAt, What: "uContact: agent ring no answer", State: store.AgentNoAnswer, Detail: d})
+	}
+	return out
+}
+
+// fieldsText writes uContact's fields as "name: value" pairs, by name.
+func fieldsText(m map[string]any) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s: %v", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func plural(n int, one, many string) string {

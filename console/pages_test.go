@@ -340,3 +340,24 @@ func TestNotFoundPage(t *testing.T) {
 	wantStatus(t, p, http.StatusNotFound)
 	wantText(t, p, "no such page")
 }
+
+// What uContact said of the call shows on the event's timeline, and the
+// new final state is coloured like a success.
+func TestEventPageShowsTheCallsOutcome(t *testing.T) {
+	e := newEnv(t, "")
+	e.lead("call-outcome", "099 123 456")
+	ev := e.finish(store.Outcome{State: store.Placed, CallGUID: "7d1e5a3c-0c4b-4f7e-9a51-2b8c6d0e4f11"})
+	ctx := context.Background()
+	for _, ce := range []store.CallEvent{
+		{Kind: store.CallDisposed, GUID: ev.CallGUID, At: testNow, Fields: map[string]any{"l1": "Venta", "comment": "call back on Monday"}},
+		{Kind: store.CallFinished, GUID: ev.CallGUID, At: testNow.Add(time.Minute), Fields: map[string]any{"campaign": "Ventas->"}},
+	} {
+		if _, _, err := e.st.RecordCallEvent(ctx, ce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := e.browser().get("/ui/events/" + ev.ID)
+	wantStatus(t, p, http.StatusOK)
+	wantText(t, p, "uContact: interaction finished", "campaign: Ventas-&gt;", "uContact: disposition", "comment: call back on Monday, l1: Venta",
+		`<span class="badge st-ok">completed</span>`)
+}

@@ -179,13 +179,13 @@ func dur(d time.Duration) string {
 // stateClass is the CSS class that colours a state's badge.
 func stateClass(s store.State) string {
 	switch s {
-	case store.Placed:
+	case store.Placed, store.Completed:
 		return "st-ok"
 	case store.Queued, store.Scheduled, store.Dialing:
 		return "st-wait"
 	case store.Rejected, store.Failed:
 		return "st-bad"
-	case store.Unknown:
+	case store.Unknown, store.AgentNoAnswer:
 		return "st-warn"
 	}
 	return "st-off"
