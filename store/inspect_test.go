@@ -16,16 +16,17 @@ import (
 type inspectorStore interface {
 	store.Store
 	store.Inspector
+	store.Notifier
 }
 
 // eachInspector runs f on both stores, Redis with its search index.
 func eachInspector(t *testing.T, f func(t *testing.T, s inspectorStore)) {
 	t.Run("memory", func(t *testing.T) {
-		f(t, store.NewMemory(store.MemoryOptions{Retention: time.Hour, MatchWindow: time.Minute}))
+		f(t, store.NewMemory(store.MemoryOptions{Retention: time.Hour, MatchWindow: time.Minute, Notify: true}))
 	})
 	open := func(t *testing.T, url string) *store.Redis {
 		s, err := store.OpenRedis(context.Background(), url, store.RedisOptions{Retention: time.Hour,
-			Namespace: testredis.Namespace(t), SearchIndex: true, MatchWindow: time.Minute})
+			Namespace: testredis.Namespace(t), SearchIndex: true, MatchWindow: time.Minute, Notify: true})
 		if err != nil {
 			t.Fatal(err)
 		}

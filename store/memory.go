@@ -40,6 +40,7 @@ type Memory struct {
 	// kept for matchWindow (0: not kept).
 	agentLast   map[string]claim
 	matchWindow time.Duration
+	notes       memNotify
 }
 
 type memEvent struct {
@@ -76,6 +77,9 @@ type MemoryOptions struct {
 	// MatchWindow is how long an agent's last placed call can be matched
 	// by an AgentRingNoAnswer (0: never; ucontact_events.match_window).
 	MatchWindow time.Duration
+	// Notify queues a notification job with every state change a notify
+	// endpoint may want.
+	Notify bool
 }
 
 // NewMemory returns an empty in-memory store.
@@ -98,6 +102,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		queue: make(chan Delivery, o.QueueMax), retention: o.Retention, maxEvents: o.MaxEvents, now: o.Now,
 		inspect:   newMemInspect(min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)),
 		agentLast: map[string]claim{}, matchWindow: o.MatchWindow,
+		notes: memNotify{on: o.Notify, pending: map[string]Job{}, since: map[string]time.Time{}, disabled: map[string]bool{}},
 	}
 }
 
@@ -134,6 +139,7 @@ func clone(e *Event) *Event {
 	c.Warnings = append([]string(nil), e.Warnings...)
 	c.Redials = append([]Redial(nil), e.Redials...)
 	c.History = append([]Attempt(nil), e.History...)
+	c.Notifications = append([]NotifyAttempt(nil), e.Notifications...)
 	if e.Call != nil {
 		call := *e.Call // its maps are replaced, never changed in place
 		c.Call = &call
@@ -317,7 +323,7 @@ func (m *Memory) List(ctx context.Context, q ListQuery) (Page, error) {
 	out := make([]*Event, 0, min(len(keys), q.Limit))
 	for _, k := range keys[:min(len(keys), q.Limit)] {
 		ev := clone(&k.e.Event)
-		ev.Request = nil // as Redis: a listing does not read requests
+		ev.Request, ev.Notifications = nil, nil // as Redis: a listing reads neither
 		out = append(out, ev)
 	}
 	if len(keys) <= q.Limit {

@@ -43,6 +43,7 @@ func (m *Memory) RecordCallEvent(ctx context.Context, ce CallEvent) (*Event, Cal
 	next.State = state
 	next.Request = e.Request
 	e.Event = *next
+	m.queueJob(e.ID, notifyTypeOfCall(res))
 	return clone(&e.Event), res, nil
 }
 

@@ -127,6 +127,7 @@ func (m *Memory) Finish(ctx context.Context, d Delivery, _ *Event, out Outcome, 
 	if out.State == Placed {
 		m.noteAgentCall(e.Params.Agent, e.ID, now)
 	}
+	m.queueJob(e.ID, notifyTypeOf(out.State))
 	if (out.State == Queued || out.State == Scheduled) && !out.DueAt.IsZero() {
 		m.due[e.ID] = out.DueAt
 	}

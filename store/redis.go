@@ -41,6 +41,7 @@ type Redis struct {
 	mode             string // "redis sentinel" when opened through Sentinels (see kind)
 	searchIndex      bool
 	matchWindow      time.Duration
+	notify           bool
 	inspectRetention time.Duration
 	requestsTrimmed  atomic.Int64 // ms: requests received before this are deleted (see trimRequests)
 
@@ -85,6 +86,9 @@ type RedisOptions struct {
 	// InspectRetention is how long an event's received request is kept
 	// (default 72 h, at most Retention).
 	InspectRetention time.Duration
+	// Notify queues a notification job with every state change a notify
+	// endpoint may want (one XADD more in those scripts).
+	Notify bool
 	// MatchWindow is how long an agent's last placed call can be matched
 	// by an AgentRingNoAnswer (0: not kept; one SET more per placed call).
 	MatchWindow time.Duration
@@ -167,7 +171,7 @@ func NewRedis(ctx context.Context, rdb redis.UniversalClient, o RedisOptions) (*
 	}
 	r := &Redis{rdb: rdb, k: newKeys(o.Namespace, o.Shards), retention: o.Retention, queueMax: o.QueueMax,
 		replicated: o.Durability == Replicated, waitFor: o.Timeout / 2,
-		batchq: make(chan *batchCall), quit: make(chan struct{}), searchIndex: o.SearchIndex, matchWindow: o.MatchWindow,
+		batchq: make(chan *batchCall), quit: make(chan struct{}), searchIndex: o.SearchIndex, matchWindow: o.MatchWindow, notify: o.Notify,
 		inspectRetention: min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)}
 	for s := range o.Shards {
 		_ = r.ensureGroup(ctx, s) // retried by Next when Redis is down now

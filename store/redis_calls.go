@@ -53,8 +53,12 @@ func (r *Redis) RecordCallEvent(ctx context.Context, ce CallEvent) (*Event, Call
 		if err != nil {
 			return nil, "", err
 		}
-		keys := []string{sk.ev(id), sk.index(was), sk.index(state), sk.queue()}
-		v, err := callScript.Run(ctx, r.rdb, keys, id, doc, string(was), ver, string(state), flag(requeue)).Text()
+		keys := []string{sk.ev(id), sk.index(was), sk.index(state), sk.queue(), sk.nq()}
+		var ntype string
+		if r.notify {
+			ntype = notifyTypeOfCall(res)
+		}
+		v, err := callScript.Run(ctx, r.rdb, keys, id, doc, string(was), ver, string(state), flag(requeue), ntype).Text()
 		switch {
 		case err != nil:
 			return nil, "", r.wrap(err)

@@ -260,7 +260,7 @@ func decode(vals []any) (*Event, error) {
 // kept in fields of its own (the request).
 func encodeDoc(e *Event) ([]byte, error) {
 	c := *e
-	c.Request = nil
+	c.Request, c.Notifications = nil, nil
 	doc, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("store: encode: %w", err)
@@ -292,6 +292,9 @@ func (r *Redis) Get(ctx context.Context, id string) (*Event, error) {
 		if json.Unmarshal([]byte(raw), &req) == nil {
 			e.Request = &req
 		}
+	}
+	if r.notify {
+		e.Notifications = r.attempts(ctx, id)
 	}
 	return e, nil
 }

@@ -124,6 +124,7 @@ func (r *Redis) forget(ctx context.Context, now time.Time) int {
 		evs, members := make([]string, len(ids)), make([]any, len(ids))
 		for i, id := range ids {
 			evs[i], members[i] = f.sk.ev(id), id
+			evs = append(evs, f.sk.notifs(id))
 		}
 		pipe.Del(ctx, evs...) // one slot: the shard's
 		pipe.ZRem(ctx, f.idx, members...)

@@ -77,15 +77,16 @@ func (k keys) of(id string) (shardKeys, bool) {
 	return k.shards[s], true
 }
 
-func (k keys) agent(name string) string     { return k.ns + ":{a:" + name + "}" }        // an agent's pacing slot
-func (k keys) cool(key string) string       { return k.ns + ":{c:" + key + "}" }         // cooldown claim → dedup key
-func (k keys) agentLast(name string) string { return k.ns + ":{a:" + name + "}:last" }   // the agent's last placed call (AgentRingNoAnswer)
-func (k keys) callEvent(key string) string  { return k.ns + ":{u:" + key + "}" }         // a uContact event delivery seen
-func (k keys) meta() string                 { return k.ns + ":{dh:meta}" }               // the layout: shards
-func (k keys) legacyQueue() string          { return k.ns + ":{dh}:q" }                  // the queue of the one-slot layout
-func (k keys) refused(src string) string    { return k.ns + ":{r:" + src + "}:refused" } // a source's refused deliveries (list)
-func (k keys) activity(src string) string   { return k.ns + ":{r:" + src + "}:act" }     // a source's counts per hour (hash)
-func (k keys) sources() string              { return k.ns + ":{r}:sources" }             // the sources that reported activity (set)
+func (k keys) agent(name string) string      { return k.ns + ":{a:" + name + "}" }        // an agent's pacing slot
+func (k keys) cool(key string) string        { return k.ns + ":{c:" + key + "}" }         // cooldown claim → dedup key
+func (k keys) agentLast(name string) string  { return k.ns + ":{a:" + name + "}:last" }   // the agent's last placed call (AgentRingNoAnswer)
+func (k keys) endpointOff(key string) string { return k.ns + ":{n:" + key + "}:off" }     // a notify endpoint that answered 410
+func (k keys) callEvent(key string) string   { return k.ns + ":{u:" + key + "}" }         // a uContact event delivery seen
+func (k keys) meta() string                  { return k.ns + ":{dh:meta}" }               // the layout: shards
+func (k keys) legacyQueue() string           { return k.ns + ":{dh}:q" }                  // the queue of the one-slot layout
+func (k keys) refused(src string) string     { return k.ns + ":{r:" + src + "}:refused" } // a source's refused deliveries (list)
+func (k keys) activity(src string) string    { return k.ns + ":{r:" + src + "}:act" }     // a source's counts per hour (hash)
+func (k keys) sources() string               { return k.ns + ":{r}:sources" }             // the sources that reported activity (set)
 
 func (s shardKeys) ev(id string) string     { return s.p + "ev:" + id }                  // the event record (hash)
 func (s shardKeys) dedup(key string) string { return s.p + "dedup:" + key }              // dedup claim → event id
@@ -94,6 +95,9 @@ func (s shardKeys) index(st State) string   { return s.p + "st:" + string(indexO
 func (s shardKeys) queue() string           { return s.p + "q" }                         // the stream of events to dial
 func (s shardKeys) due() string             { return s.p + "due" }                       // scheduled events and retries, by due time
 func (s shardKeys) probe() string           { return s.p + "probe" }                     // written by Ready's probe
+func (s shardKeys) nq() string              { return s.p + "nq" }                        // notifications to deliver (stream)
+func (s shardKeys) nqDue() string           { return s.p + "nqdue" }                     // notification retries, by due time
+func (s shardKeys) notifs(id string) string { return s.p + "ntf:" + id }                 // an event's notification attempts (list)
 func (s shardKeys) find() string            { return s.p + "find" }                      // the console's search index (lexical)
 
 // liveIndex holds queued, dialing and placed events in one index: an

@@ -227,13 +227,19 @@ func (r *Redis) Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, 
 	if out.CallGUID != "" {
 		gkey = sk.guid(strings.ToLower(out.CallGUID))
 	}
-	keys, pos := withOptional([]string{sk.ev(d.EventID), sk.queue(), sk.index(Dialing), sk.index(out.State), sk.due()}, gkey)
+	var nkey, ntype string
+	if r.notify {
+		if ntype = notifyTypeOf(out.State); ntype != "" {
+			nkey = sk.nq()
+		}
+	}
+	keys, pos := withOptional([]string{sk.ev(d.EventID), sk.queue(), sk.index(Dialing), sk.index(out.State), sk.due()}, gkey, nkey)
 	var due int64
 	if !out.DueAt.IsZero() {
 		due = ms(out.DueAt)
 	}
 	cmd := evalsha(ctx, finishScript, keys, append([]any{d.EventID, d.Ref, string(out.State), doc, due, ms(now),
-		ms(cur.ReceivedAt.Add(r.retention)), d.Token, group, ms(cur.ReceivedAt)}, pos...)...)
+		ms(cur.ReceivedAt.Add(r.retention)), d.Token, group, ms(cur.ReceivedAt)}, append(pos, ntype)...)...)
 	if err := r.send(ctx, cmd); err != nil {
 		return nil, err
 	}

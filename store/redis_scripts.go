@@ -222,10 +222,11 @@ return {'busy', f[1], f[2], f[3], f[4]}
 // entry.
 //
 // KEYS: 1 record, 2 queue, 3 the pending index, 4 the index of ARGV[3],
-// 5 due; optional (position in ARGV[11]): the GUID index entry.
+// 5 due; optional (positions in ARGV[11..12]): the GUID index entry, the
+// notification queue (when a notification of type ARGV[13] is queued).
 // ARGV: 1 id, 2 queue entry, 3 state, 4 doc, 5 due ms, 6 now ms, 7 GUID
-// expiry ms (received + retention), 8 token, 9 group, 10 received ms, 11
-// optional key position.
+// expiry ms (received + retention), 8 token, 9 group, 10 received ms,
+// 11-12 optional key positions, 13 the notification type.
 // Returns {'ok', state} or {'conflict', <recordFields>}.
 //
 // Acknowledging the entry is the check: it is still pending only while the
@@ -253,6 +254,8 @@ local gkey = opt(11)
 if gkey then
   redis.call('SET', gkey, id, 'PXAT', math.max(tonumber(ARGV[7]), tonumber(ARGV[6]) + 1000))
 end
+local nq = opt(12)
+if nq then redis.call('XADD', nq, '*', 'id', id, 'type', ARGV[13]) end
 return {'ok', ARGV[3]}
 `
 
@@ -342,9 +345,10 @@ return {'ok', unpack(f)}
 // call records a uContact call event: the record's doc and state, if the
 // record is as the caller read it.
 //
-// KEYS: 1 record, 2 the index of ARGV[3], 3 the index of ARGV[5], 4 queue.
+// KEYS: 1 record, 2 the index of ARGV[3], 3 the index of ARGV[5], 4 queue,
+// 5 the notification queue.
 // ARGV: 1 id, 2 doc, 3 expected state, 4 expected version, 5 new state,
-// 6 "1": put it back in the queue.
+// 6 "1": put it back in the queue, 7 the notification to queue ("": none).
 // Returns 'ok', 'changed' (read it again) or 'missing'.
 var callScript = script(callLua)
 
@@ -357,7 +361,24 @@ move(id, KEYS[2], KEYS[3], f[3])
 redis.call('HSET', ev, F.doc, ARGV[2], F.state, ARGV[5])
 redis.call('HINCRBY', ev, F.ver, 1)
 if ARGV[6] == '1' then redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', f[4] or '') end
+if ARGV[7] ~= '' then redis.call('XADD', KEYS[5], '*', 'id', id, 'type', ARGV[7]) end
 return 'ok'
+`
+
+// promoteJobs moves due notification retries back into their queue.
+//
+// KEYS: 1 the shard's notification due set, 2 its notification queue.
+// ARGV: 1 now ms, 2 at most this many. Returns how many it moved.
+var promoteJobsScript = script(promoteJobsLua)
+
+const promoteJobsLua = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(due) do
+  local j = cjson.decode(m)
+  redis.call('XADD', KEYS[2], '*', 'id', j.id, 'type', j.t, 'ep', j.ep, 'tries', tostring(j.n), 'first', tostring(j.f))
+  redis.call('ZREM', KEYS[1], m)
+end
+return #due
 `
 
 // release frees an agent's pacing slot if this event holds it (a begin
@@ -383,5 +404,5 @@ return 1
 `
 
 // scripts are every script, loaded at start-up and again on NOSCRIPT.
-var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript, callScript,
+var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript, callScript, promoteJobsScript,
 	promoteScript, redialScript, releaseScript, probeScript}

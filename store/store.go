@@ -121,6 +121,9 @@ type Event struct {
 	Request *Request `json:"request,omitempty"`
 	// Call is what uContact said of the call after it was placed.
 	Call *Call `json:"call,omitempty"`
+	// Notifications are the notify deliveries tried for it (Get answers
+	// them; List does not).
+	Notifications []NotifyAttempt `json:"notifications,omitempty"`
 }
 
 // Enrich is what an event's record lacks and where to fetch it. The store
