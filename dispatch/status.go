@@ -9,7 +9,7 @@ import (
 // console's health page.
 type Status struct {
 	DryRun      bool      `json:"dry_run"`
-	LastOK      time.Time `json:"last_ok,omitzero"`    // the last AgentCall answered with a GUID
+	LastOK      time.Time `json:"last_ok,omitzero"`     // the last AgentCall answered with a GUID
 	LastError   string    `json:"last_error,omitempty"` // its error kind and message (never a credential)
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	Calls       int64     `json:"calls"` // AgentCall attempts by this replica
