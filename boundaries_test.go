@@ -47,6 +47,7 @@ var boundaryRules = []boundaryRule{
 	{what: "console reads the store through its interface", pkgs: []string{"dialhook/console"},
 		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/dispatch"}},
 	{what: "access stands alone", pkgs: []string{"dialhook/internal/access"}, deny: []string{"dialhook/", echoPath}},
+	{what: "the browser driver is for the browser tests only", pkgs: []string{"dialhook/..."}, deny: []string{"github.com/chromedp"}},
 }
 
 // listImports runs go list over the module: package → its imports,
