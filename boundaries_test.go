@@ -47,6 +47,9 @@ var boundaryRules = []boundaryRule{
 	{what: "console reads the store through its interface", pkgs: []string{"dialhook/console"},
 		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/dispatch"}},
 	{what: "access stands alone", pkgs: []string{"dialhook/internal/access"}, deny: []string{"dialhook/", echoPath}},
+	// notify signs and sends one attempt; the queue, the worker and the
+	// records are the caller's, so it needs nothing of dialhook.
+	{what: "notify stands alone", pkgs: []string{"dialhook/notify"}, deny: []string{"dialhook/", echoPath, redisPath}},
 }
 
 // listImports runs go list over the module: package → its imports,
