@@ -36,7 +36,7 @@ var (
 	ErrSecretEmpty  = errors.New("the secret is empty")
 	ErrSecretPrefix = errors.New("the secret does not start with " + SecretPrefix)
 	ErrSecretBase64 = errors.New("the secret is not " + SecretPrefix + " followed by standard base64")
-	ErrSecretSize   = errors.New("the secret's key is not 24 to 64 bytes")
+	ErrSecretSize   = errors.New("the secret's key must be 24 to 64 bytes")
 )
 
 // ParseSecret decodes a whsec_ secret into the HMAC key: whsec_, then
@@ -60,7 +60,7 @@ func ParseSecret(s string) ([]byte, error) {
 		return nil, fmt.Errorf("%w (%v)", ErrSecretBase64, err)
 	}
 	if len(key) < MinSecretBytes || len(key) > MaxSecretBytes {
-		return nil, fmt.Errorf("%w: it is %d", ErrSecretSize, len(key))
+		return nil, fmt.Errorf("%w (it has %d)", ErrSecretSize, len(key))
 	}
 	return key, nil
 }
