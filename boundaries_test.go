@@ -48,6 +48,9 @@ var boundaryRules = []boundaryRule{
 		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/dispatch"}},
 	{what: "access stands alone", pkgs: []string{"dialhook/internal/access"}, deny: []string{"dialhook/", echoPath}},
 	{what: "the browser driver is for the browser tests only", pkgs: []string{"dialhook/..."}, deny: []string{"github.com/chromedp"}},
+	// notify signs and sends one attempt; the queue, the worker and the
+	// records are the caller's, so it needs nothing of dialhook.
+	{what: "notify stands alone", pkgs: []string{"dialhook/notify"}, deny: []string{"dialhook/", echoPath, redisPath}},
 }
 
 // listImports runs go list over the module: package → its imports,

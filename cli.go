@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"dialhook/config"
+	"dialhook/notify"
 )
 
 // usageError is a command line dialhook does not understand: main prints
@@ -107,16 +106,13 @@ func wantsHelp(args []string) bool {
 }
 
 // secretCommand prints a new Standard Webhooks secret: whsec_ and the
-// base64 of 32 random bytes.
+// base64 of 32 random bytes, for a source of kind standard or a notify
+// endpoint.
 func secretCommand(args []string, stdout io.Writer) error {
 	if err := parseFlags(flag.NewFlagSet("secret", flag.ContinueOnError), args, stdout); err != nil {
 		return err
 	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return fmt.Errorf("secret: %w", err)
-	}
-	_, err := fmt.Fprintln(stdout, "whsec_"+base64.StdEncoding.EncodeToString(b))
+	_, err := fmt.Fprintln(stdout, notify.NewSecret())
 	return err
 }
 
@@ -136,5 +132,9 @@ func checkCommand(args []string, getenv func(string) string, stdout io.Writer) e
 		file = "(no file: defaults and environment)"
 	}
 	_, err = fmt.Fprintf(stdout, "configuration OK: %s\n  webhooks: %s\n", file, strings.Join(names, ", "))
+	if err == nil && len(cfg.Notify) > 0 {
+		// Names only: a URL may hold a token.
+		_, err = fmt.Fprintf(stdout, "  notify: %s\n", strings.Join(cfg.NotifyNames(), ", "))
+	}
 	return err
 }

@@ -119,6 +119,24 @@ func TestSecretCommand(t *testing.T) {
 	}
 }
 
+// check names the notify endpoints it would send to (not their URLs,
+// which may hold a token), and refuses a secret a receiver could not read,
+// saying how to get one.
+func TestCheckNotify(t *testing.T) {
+	good := writeConfig(t, "notify:\n  - {name: crm, url: 'https://example.com/h?token=t0ken', secret: '${NOTIFY_SECRET}'}\n"+
+		"  - {url: 'https://hooks.example.org/x', secret: '${NOTIFY_SECRET}', types: [call.completed]}\n")
+	_, secret, _ := cli(t, nil, "", "secret")
+	code, out, errOut := cli(t, map[string]string{"NOTIFY_SECRET": strings.TrimSpace(secret)}, "", "check", "--config", good)
+	if code != 0 || !strings.Contains(out, "  notify: crm, hooks.example.org\n") || strings.Contains(out, "t0ken") {
+		t.Fatalf("check = exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = cli(t, map[string]string{"NOTIFY_SECRET": "s3cret"}, "", "check", "--config", good)
+	if code != 1 || !strings.Contains(errOut, "notify[0].secret: the secret does not start with whsec_; `dialhook secret` prints a new one") ||
+		strings.Contains(errOut, "s3cret") {
+		t.Fatalf("check with a bad secret = exit %d\n%s", code, errOut)
+	}
+}
+
 // healthcheck exits 0 against a ready dialhook and 1 when nothing answers.
 func TestHealthcheckCommand(t *testing.T) {
 	base, _ := startService(t, map[string]string{})

@@ -31,6 +31,7 @@ import (
 var docDummies = map[string]string{
 	"CLOSE_SIGNATURE_KEY": "8d4f0c2b9a7e6d5c4b3a29180f1e2d3c", // hex, as Close hands it out
 	"APP_WEBHOOK_SECRET":  "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	"NOTIFY_SECRET":       "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 }
 
 func dummyFor(name string) string {
@@ -136,6 +137,12 @@ func TestFullExampleHasEveryKey(t *testing.T) {
 			walk(n.Content[0], prefix)
 			return
 		}
+		if n.Kind == yaml.SequenceNode {
+			for _, item := range n.Content { // notify's endpoints: notify.url
+				walk(item, prefix)
+			}
+			return
+		}
 		if n.Kind != yaml.MappingNode {
 			return
 		}
@@ -164,6 +171,11 @@ func TestFullExampleHasEveryKey(t *testing.T) {
 	for _, opt := range yamlKeys(reflect.TypeFor[config.Source]()) {
 		if !has("sources.*." + opt) {
 			t.Errorf("examples/full.yaml shows no source with %s", opt)
+		}
+	}
+	for _, opt := range yamlKeys(reflect.TypeFor[config.NotifyEndpoint]()) {
+		if !has("notify." + opt) {
+			t.Errorf("examples/full.yaml shows no notify endpoint with %s", opt)
 		}
 	}
 	for _, opt := range yamlKeys(reflect.TypeFor[config.CallWindow]()) {

@@ -241,7 +241,11 @@ func (k *checker) merge(v *yaml.Node, path string, check func(string, *yaml.Node
 func (k *checker) list(n *yaml.Node, item reflect.Type, path string) bool {
 	kept := n.Content[:0]
 	for i, e := range n.Content {
-		if k.value(e, item, fmt.Sprintf("%s[%d]", path, i)) {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		// Recorded so that a problem found later (notify[0].url is
+		// missing) points at its item, not at the list.
+		k.col.keys[p] = at(e)
+		if k.value(e, item, p) {
 			kept = append(kept, e)
 		}
 	}

@@ -149,6 +149,8 @@ type Config struct {
 	Agents          Agents               `yaml:"agents" doc:"owner → agent routing"`
 	CallWindow      *CallWindow          `yaml:"call_window" doc:"default call window for every source"`
 	Sources         map[string]Source    `yaml:"sources" doc:"webhook senders, one per /webhooks/NAME"`
+	NotifyRetryFor  Duration             `yaml:"notify_retry_for" env:"DIALHOOK_NOTIFY_RETRY_FOR" default:"24h" doc:"how long after its first attempt a notification is retried before it is given up"`
+	Notify          []NotifyEndpoint     `yaml:"notify" doc:"endpoints that receive signed notifications (Standard Webhooks) of what became of events and calls"`
 
 	// File is the YAML file the config came from ("" when none).
 	File string `yaml:"-"`

@@ -55,6 +55,7 @@ func (c *Config) validate(all []setting, col *collector) {
 	c.Agents.validate(r)
 	c.CallWindow.validate(r, "call_window")
 	c.validateSources(r)
+	c.validateNotify(r)
 }
 
 // validateServer checks how dialhook listens, logs and reaches its store.
@@ -99,6 +100,7 @@ func (c *Config) validateLimits(r *report) {
 		{"dedup_window", c.DedupWindow}, {"retention", c.Retention}, {"shutdown_timeout", c.ShutdownTimeout},
 		{"claim_idle", c.ClaimIdle}, {"ucontact.timeout", c.UContact.Timeout}, {"store_timeout", c.StoreTimeout},
 		{"inspect.retention", c.Inspect.Retention}, {"ucontact_events.match_window", c.UContactEvents.MatchWindow},
+		{"notify_retry_for", c.NotifyRetryFor},
 	} {
 		if d.v <= 0 {
 			r.add(d.key, "must be greater than zero")
@@ -112,6 +114,10 @@ func (c *Config) validateLimits(r *report) {
 	}
 	if c.Retention < c.DedupWindow {
 		r.add("retention", "%s is shorter than dedup_window %s; records must outlive the dedup window", c.Retention.D(), c.DedupWindow.D())
+	}
+	if c.NotifyRetryFor > c.Retention {
+		// Attempts are recorded on the event: it must outlive them.
+		r.add("notify_retry_for", "%s is longer than retention %s; an event must be kept while its notifications are retried", c.NotifyRetryFor.D(), c.Retention.D())
 	}
 	if c.ClaimIdle <= c.UContact.Timeout {
 		r.add("claim_idle", "%s must be longer than ucontact.timeout %s, or a slow call would be reclaimed while still in flight", c.ClaimIdle.D(), c.UContact.Timeout.D())
