@@ -97,6 +97,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	m := metrics.New(func(ctx context.Context) (store.Stats, error) { return st.Stats(ctx, time.Now()) })
 	disp := newDispatcher(&cfg, st, dialer, dry, sources, log, m)
+	if err := startNotifier(ctx, &cfg, st, log, m); err != nil {
+		return err
+	}
 	var rec *intake.Recorder
 	if insp, ok := st.(store.Inspector); ok && consoleOn(&cfg) {
 		rec = intake.NewRecorder(insp, m.RefusalsDropped.Inc)
@@ -130,11 +133,11 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (store.
 	if cfg.RedisURL == "" {
 		log.Warn("no DIALHOOK_REDIS_URL: using the embedded in-memory store; events are lost on restart and replicas share nothing (for trying dialhook out only)")
 		return store.NewMemory(store.MemoryOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax, MaxEvents: cfg.MemoryMaxEvents,
-			InspectRetention: cfg.Inspect.Retention.D(), MatchWindow: matchWindow(cfg)}), nil
+			InspectRetention: cfg.Inspect.Retention.D(), MatchWindow: matchWindow(cfg), Notify: notifyOn(cfg)}), nil
 	}
 	rs, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Retention: cfg.Retention.D(), QueueMax: cfg.QueueMax,
 		Timeout: cfg.StoreTimeout.D(), Shards: cfg.Shards, Durability: store.Durability(cfg.Durability),
-		SearchIndex: consoleOn(cfg), InspectRetention: cfg.Inspect.Retention.D(), MatchWindow: matchWindow(cfg)})
+		SearchIndex: consoleOn(cfg), InspectRetention: cfg.Inspect.Retention.D(), MatchWindow: matchWindow(cfg), Notify: notifyOn(cfg)})
 	if err != nil {
 		return nil, err
 	}

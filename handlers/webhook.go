@@ -187,6 +187,13 @@ func (s *Server) receiveBody(c echo.Context, src *intake.Source, body []byte) (r
 // an unmatched one is kept with the refused deliveries for the console.
 func (s *Server) answerCall(c echo.Context, src *intake.Source, req *crm.Request, ans *intake.CallAnswer) (reply, error) {
 	s.count(src, ans.Status)
+	event := ans.Event
+	switch store.CallEventKind(event) {
+	case store.CallFinished, store.CallDisposed, store.CallAgentNoAnswer:
+	default:
+		event = "other" // the label stays bounded
+	}
+	s.metrics.CallEvents.WithLabelValues(event, ans.Status).Inc()
 	rp := reply{status: http.StatusOK, outcome: ans.Status}
 	if ans.EventID != "" {
 		rp.ids = []string{ans.EventID}

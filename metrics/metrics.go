@@ -26,6 +26,11 @@ type Metrics struct {
 	// RefusalsDropped counts refused deliveries the console's log could not
 	// keep (its buffer full, or the store down).
 	RefusalsDropped prometheus.Counter
+	// Notifications counts notification and write-back attempts, by
+	// receiver and outcome (delivered, retry, gave_up, disabled).
+	Notifications *prometheus.CounterVec
+	// CallEvents counts uContact's call events by what they did.
+	CallEvents *prometheus.CounterVec
 }
 
 // New registers every collector, plus store gauges read from statsFn at
@@ -53,11 +58,17 @@ func New(statsFn func(ctx context.Context) (store.Stats, error)) *Metrics {
 		Interrupts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dialhook_unknown_outcomes_total", Help: "Events whose call outcome is unknown (worker died mid-call, or the answer was lost).",
 		}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialhook_notifications_total", Help: "Notification and write-back attempts, by receiver and outcome.",
+		}, []string{"to", "outcome"}),
+		CallEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialhook_call_events_total", Help: "uContact call events received, by event and what they did.",
+		}, []string{"event", "result"}),
 		RefusalsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dialhook_console_refusals_dropped_total", Help: "Refused deliveries the console's log did not keep (buffer full or store down).",
 		}),
 	}
-	reg.MustRegister(m.Webhooks, m.AuthFails, m.Dials, m.DialTime, m.DedupHits, m.Interrupts, m.RefusalsDropped,
+	reg.MustRegister(m.Webhooks, m.AuthFails, m.Dials, m.DialTime, m.DedupHits, m.Interrupts, m.RefusalsDropped, m.Notifications, m.CallEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if statsFn != nil {
 		reg.MustRegister(&storeCollector{stats: statsFn})
