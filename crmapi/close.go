@@ -1,9 +1,11 @@
-// Package crmapi calls the CRMs' own REST APIs, for what their webhooks do
-// not carry (Close lead events carry contact ids, not phone numbers).
+// Package crmapi calls the CRMs' own REST APIs: for what their webhooks do
+// not carry (Close lead events carry contact ids, not phone numbers), and to
+// log the call dialhook placed back on the record (a HubSpot call
+// engagement, a Pipedrive call activity).
 //
-// It is called by the dispatcher, never in a webhook's answer path. Every
-// failure is a *Error that says whether trying again can help. API keys
-// never appear in an error.
+// It is called by the dispatcher and the write-back delivery, never in a
+// webhook's answer path. Every failure is a *Error that says whether trying
+// again can help. API keys and tokens never appear in an error.
 //
 // It must not import any dialhook package: it knows HTTP and the CRMs'
 // APIs, nothing of events or the store.
