@@ -50,6 +50,8 @@ var boundaryRules = []boundaryRule{
 	{what: "the browser driver is for the browser tests only", pkgs: []string{"dialhook/..."}, deny: []string{"github.com/chromedp"}},
 	// notify signs and sends one attempt; the queue, the worker and the
 	// records are the caller's, so it needs nothing of dialhook.
+	{what: "writeback talks to CRMs through crmapi, to the store through its types", pkgs: []string{"dialhook/writeback"},
+		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/intake", "dialhook/dispatch"}},
 	{what: "notify stands alone", pkgs: []string{"dialhook/notify"}, deny: []string{"dialhook/", echoPath, redisPath}},
 }
 

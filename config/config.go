@@ -116,6 +116,15 @@ type Source struct {
 	// address (for tests and proxies).
 	APIKey     string `yaml:"api_key" secret:"true"`
 	APIBaseURL string `yaml:"api_base_url"`
+	// Writeback logs each call on the CRM record the webhook came from
+	// (hubspot: a Call engagement; pipedrive: a call activity).
+	Writeback *Writeback `yaml:"writeback"`
+}
+
+// Writeback is a source's CRM write-back.
+type Writeback struct {
+	Token   string `yaml:"token" secret:"true"` // hubspot: a private app's access token; pipedrive: an API token
+	BaseURL string `yaml:"base_url"`            // the CRM's API root (default: the CRM's own)
 }
 
 // Config is every setting of dialhook.

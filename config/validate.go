@@ -220,6 +220,22 @@ func (s Source) validate(r *report, name string) {
 		r.add(key+".api_base_url", "%q must be an http(s) URL such as https://api.close.com", s.APIBaseURL)
 	}
 	s.CallWindow.validate(r, key+".call_window")
+	s.validateWriteback(r, key+".writeback")
+}
+
+// validateWriteback checks a source's write-back: for the CRMs dialhook
+// writes to, with a token.
+func (s Source) validateWriteback(r *report, key string) {
+	w := s.Writeback
+	switch {
+	case w == nil:
+	case s.Kind != "hubspot" && s.Kind != "pipedrive" && s.Kind != "":
+		r.add(key, "kind %s has no write-back; hubspot and pipedrive do (for the others, use a notify endpoint: see docs/after-the-call.md)", s.Kind)
+	case w.Token == "":
+		r.add(key+".token", "must be set (hubspot: a private app's access token with the crm.objects.contacts.write scope; pipedrive: an API token)")
+	case w.BaseURL != "" && !isHTTPURL(w.BaseURL):
+		r.add(key+".base_url", "%q must be an http(s) URL such as https://api.hubapi.com", w.BaseURL)
+	}
 }
 
 // isHTTPURL reports whether s is an absolute http or https URL.

@@ -27,8 +27,10 @@ type Hook interface {
 	Name() string
 	// Wants reports whether it acts on a job of type t for ev.
 	Wants(t notify.Type, ev *store.Event) bool
-	// Deliver acts once; the attempt's Outcome says whether to retry.
-	Deliver(ctx context.Context, t notify.Type, ev *store.Event) notify.Attempt
+	// Deliver acts once; the attempt's Outcome says whether to retry. ref,
+	// when not empty, is kept with the attempt (the CRM's id of what it
+	// created, which a later job updates: see store.NotifyAttempt.Ref).
+	Deliver(ctx context.Context, t notify.Type, ev *store.Event) (a notify.Attempt, ref string)
 }
 
 // NotifierOptions configure the notification workers.
@@ -138,7 +140,8 @@ func (n *Notifier) handle(ctx context.Context, j store.Job) {
 	}
 	for _, h := range n.o.Hooks {
 		if (j.Endpoint == "" && h.Wants(t, ev)) || j.Endpoint == h.Name() {
-			n.settle(ctx, j, h.Name(), m.ID, h.Deliver(ctx, t, ev))
+			a, ref := h.Deliver(ctx, t, ev)
+			n.settle(ctx, j, h.Name(), m.ID, a, ref)
 		}
 	}
 	if err := n.q.DoneJob(ctx, j); err != nil {
@@ -161,20 +164,23 @@ func (n *Notifier) toEndpoint(ctx context.Context, j store.Job, ep notify.Endpoi
 		}
 		n.log.Warn("notify endpoint answered 410 Gone: disabled until its configuration changes", zap.String("endpoint", ep.Name))
 	}
-	n.settle(ctx, j, ep.Name, m.ID, a)
+	n.settle(ctx, j, ep.Name, m.ID, a, "")
 }
 
 // settle records an attempt and schedules its retry.
-func (n *Notifier) settle(ctx context.Context, j store.Job, name, msgID string, a notify.Attempt) {
+func (n *Notifier) settle(ctx context.Context, j store.Job, name, msgID string, a notify.Attempt, ref string) {
 	if ctx.Err() != nil && a.Outcome != notify.Delivered {
 		return // shutting down: the job stays pending and is delivered later
 	}
-	rec := store.NotifyAttempt{At: a.At, Status: a.Status, LatencyMs: a.Latency.Milliseconds(), Error: a.Error, Outcome: string(a.Outcome)}
+	rec := store.NotifyAttempt{At: a.At, Status: a.Status, LatencyMs: a.Latency.Milliseconds(), Error: a.Error, Outcome: string(a.Outcome), Ref: ref}
 	switch a.Outcome {
 	case notify.Delivered:
 		rec.Outcome = "delivered"
 	case notify.Disable:
 		rec.Outcome = "disabled"
+	case notify.Failed:
+		n.log.Error("delivery refused: not retried", zap.String("event_id", j.EventID), zap.String("type", j.Type), zap.String("to", name),
+			zap.String("error", a.Error))
 	case notify.Retry:
 		tries := j.Tries + 1
 		next, ok := notify.NextRetry(tries, j.First, n.o.Now(), n.o.RetryFor, nil)

@@ -78,6 +78,10 @@ const (
 	// giving up at once would lose the notification. NextRetry bounds how
 	// long.
 	Retry Outcome = "retry"
+	// Failed: the receiver refused for a reason retrying cannot cure (a CRM
+	// write-back whose token was refused): given up at once. Send never
+	// answers it; write-back hooks do.
+	Failed Outcome = "failed"
 )
 
 // Attempt is one try at delivering one message to one endpoint, as the

@@ -69,9 +69,12 @@ type NotifyAttempt struct {
 	MessageID string    `json:"message_id"`
 	Status    int       `json:"status,omitempty"` // the endpoint's HTTP status; 0: no answer
 	LatencyMs int64     `json:"latency_ms"`
-	Outcome   string    `json:"outcome"` // delivered, retry (with NextAt), gave_up, disabled
+	Outcome   string    `json:"outcome"` // delivered, retry (with NextAt), gave_up, disabled, failed (not retried)
 	Error     string    `json:"error,omitempty"`
 	NextAt    time.Time `json:"next_at,omitzero"`
+	// Ref is what a CRM write-back created (its call's or activity's id),
+	// for a later job to update.
+	Ref string `json:"ref,omitempty"`
 }
 
 // maxNotifyAttempts bounds the attempts kept on an event (the oldest go).
