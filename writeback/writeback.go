@@ -80,7 +80,9 @@ type HubSpot struct {
 func (h *HubSpot) Name() string { return "writeback:" + h.Source }
 
 // Wants implements dispatch.Hook.
-func (h *HubSpot) Wants(t notify.Type, ev *store.Event) bool { return ev.Source == h.Source && wanted(t) }
+func (h *HubSpot) Wants(t notify.Type, ev *store.Event) bool {
+	return ev.Source == h.Source && wanted(t)
+}
 
 // Deliver implements dispatch.Hook: the call is created when placed (as
 // CONNECTING), and updated (or, if its creation never succeeded, created)
@@ -116,7 +118,9 @@ type Pipedrive struct {
 func (p *Pipedrive) Name() string { return "writeback:" + p.Source }
 
 // Wants implements dispatch.Hook.
-func (p *Pipedrive) Wants(t notify.Type, ev *store.Event) bool { return ev.Source == p.Source && wanted(t) }
+func (p *Pipedrive) Wants(t notify.Type, ev *store.Event) bool {
+	return ev.Source == p.Source && wanted(t)
+}
 
 // Deliver implements dispatch.Hook: an open call activity when placed,
 // marked done with the outcome; an outcome without an activity yet adds a
