@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"dialhook/crm"
 	"dialhook/store"
@@ -44,14 +45,28 @@ func Capture(src *Source, req *crm.Request, maxBody int) *store.Request {
 	if maxBody >= 0 && len(body) > maxBody {
 		body, out.Truncated = body[:maxBody], true
 	}
-	out.Body = src.maskSecrets(strings.ToValidUTF8(string(body), "\uFFFD"))
+	text := string(body)
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	out.Body = src.maskSecrets(text)
 	return out
 }
 
 func secretHeader(name string) bool {
-	lower := strings.ToLower(name)
 	for _, w := range secretHeaderWords {
-		if strings.Contains(lower, w) {
+		if containsFold(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w,
+// ignoring case, without allocating.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
 			return true
 		}
 	}

@@ -44,6 +44,7 @@ type Redis struct {
 	notify           bool
 	inspectRetention time.Duration
 	requestsTrimmed  atomic.Int64 // ms: requests received before this are deleted (see trimRequests)
+	requestsPass     atomic.Int64 // unix ns of trimRequests' last pass
 
 	lastOOM  atomic.Int64 // unix ns of the last OOM answer (for Ready)
 	lastTrim atomic.Int64 // unix ns of the last trim (see Promote)

@@ -182,6 +182,11 @@ func (r *Redis) trimRequests(ctx context.Context, now time.Time) {
 	if r.inspectRetention >= r.retention {
 		return // the records go with their requests
 	}
+	// A request is kept for hours: once a minute is soon enough, and spares
+	// Redis a read of every index every trimEvery.
+	if last := r.requestsPass.Load(); time.Since(time.Unix(0, last)) < time.Minute || !r.requestsPass.CompareAndSwap(last, time.Now().UnixNano()) {
+		return
+	}
 	cut := ms(now.Add(-r.inspectRetention))
 	from := r.requestsTrimmed.Load()
 	if from == 0 {
