@@ -14,6 +14,15 @@ type storesResult struct {
 	Workers        []int        `json:"ingest_workers"`
 	Rows           []storeRun   `json:"rows"`
 	Ratios         []storeRatio `json:"ratios"`
+	Console        consoleCost  `json:"console_cost"`
+}
+
+// consoleCost is CPU per accepted request with the console on over off,
+// measured in alternating pairs (see consoleCost in stores.go).
+type consoleCost struct {
+	Workers int       `json:"workers,omitempty"`
+	Pairs   []float64 `json:"pairs,omitempty"`
+	Median  float64   `json:"median,omitempty"`
 }
 
 // storeRun is one store's closed-loop ingest.

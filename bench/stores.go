@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"dialhook/store/redisinspect"
@@ -47,6 +48,49 @@ func (x *h) stores() error {
 		res.Rows = append(res.Rows, row)
 	}
 	res.Ratios = storeRatios(res.Rows)
+	if err := x.consoleCost(specs); err != nil {
+		return fmt.Errorf("console cost: %w", err)
+	}
+	return nil
+}
+
+// consoleCost measures what the console's storage costs per accepted
+// webhook: console on and off alternately, three pairs at the most
+// workers, each pair a ratio of CPU per accepted request (dialhook's and
+// Redis'); the median is the figure. Alternating keeps a drift of the
+// machine (another process, a warming cache) from landing on one side.
+func (x *h) consoleCost(specs []storeSpec) error {
+	var on, off *storeSpec
+	for i := range specs {
+		switch specs[i].kind {
+		case "single":
+			on = &specs[i]
+		case "console-off":
+			off = &specs[i]
+		}
+	}
+	if on == nil || off == nil || on.skipped != "" {
+		return nil
+	}
+	w := slices.Max(x.o.ingestWorkers)
+	res := &x.rep.Stores.Console
+	res.Workers = w
+	for range 3 {
+		a, err := x.storeLevel(*on, w)
+		if err != nil {
+			return err
+		}
+		b, err := x.storeLevel(*off, w)
+		if err != nil {
+			return err
+		}
+		r := ratio(a.CPU.Dialhook+a.CPU.Redis, b.CPU.Dialhook+b.CPU.Redis)
+		res.Pairs = append(res.Pairs, r)
+		x.logf("console cost: %d workers: on %.0f + %.0f µs, off %.0f + %.0f µs per accepted request: %.2f×",
+			w, a.CPU.Dialhook, a.CPU.Redis, b.CPU.Dialhook, b.CPU.Redis, r)
+	}
+	sorted := slices.Sorted(slices.Values(res.Pairs))
+	res.Median = sorted[len(sorted)/2]
 	return nil
 }
 
