@@ -208,7 +208,7 @@ func (s Source) validate(r *report, name string) {
 		r.add(key, "the name is used in the URL /webhooks/%s; use lowercase letters, digits, - and _", name)
 	}
 	if s.Kind == "" {
-		r.add(key+".kind", "must be set (generic, salesforce, hubspot, pipedrive, zoho, dynamics, close or standard)")
+		r.add(key+".kind", "must be set (generic, salesforce, hubspot, pipedrive, zoho, dynamics, close, standard, or ucontact for uContact's event notifications)")
 	}
 	if s.Cooldown < 0 {
 		r.add(key+".cooldown", "must not be negative")
