@@ -14,6 +14,7 @@ import (
 	"dialhook/intake"
 	"dialhook/mapping"
 	"dialhook/schedule"
+	"dialhook/store"
 )
 
 // checkedSources builds the sources of a configuration Load returned, also
@@ -122,7 +123,7 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	secrets := secretsOf(cc)
 	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win, Secrets: secrets,
 		Unauthenticated:        len(secrets) == 0 && len(cc.OrgIDs) == 0 && cc.BasicAuth == nil,
-		RequeueOnAgentNoAnswer: cfg.UContactEvents.Requeue}, warnings, problems
+		RequeueOnAgentNoAnswer: cfg.UContactEvents.Requeue, Cap: capRule(cfg)}, warnings, problems
 }
 
 // secretsOf lists a source's credential values, for masking.
@@ -185,4 +186,12 @@ func bareWords(cfg *config.Config, name string) []string {
 			"if it is meant as a constant, write %s: {value: %q} (or put it in defaults)", at, name, k, word, sc.Kind, word, k, word))
 	}
 	return out
+}
+
+// capRule is limits.per_destination for the store (nil: none).
+func capRule(cfg *config.Config) *store.CapRule {
+	if p := cfg.Limits.PerDestination; p != nil {
+		return &store.CapRule{Max: p.Max, Per: p.Per.D()}
+	}
+	return nil
 }

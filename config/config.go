@@ -63,6 +63,17 @@ type UContactEvents struct {
 	Requeue     bool     `yaml:"requeue_on_agent_no_answer" env:"DIALHOOK_UCONTACT_EVENTS_REQUEUE" default:"false" doc:"put a lead whose agent did not pick up back in the queue, once per event"`
 }
 
+// Limits are the calling rules counted in the store.
+type Limits struct {
+	PerDestination *PerDestination `yaml:"per_destination" doc:"at most max events for one number within per, across every source; the next are recorded capped"`
+}
+
+// PerDestination is the attempt cap per destination.
+type PerDestination struct {
+	Max int      `yaml:"max"`
+	Per Duration `yaml:"per"`
+}
+
 // Inspect is what the console keeps of each webhook.
 type Inspect struct {
 	MaxBody   int64    `yaml:"max_body" env:"DIALHOOK_INSPECT_MAX_BODY" default:"65536" doc:"bytes of each recorded webhook's body the console keeps (0: none)"`
@@ -153,6 +164,7 @@ type Config struct {
 	UContact        UContact             `yaml:"ucontact"`
 	Inspect         Inspect              `yaml:"inspect"`
 	UContactEvents  UContactEvents       `yaml:"ucontact_events"`
+	Limits          Limits               `yaml:"limits"`
 	Defaults        ucontact.Params      `yaml:"defaults" doc:"values for AgentCall parameters a webhook does not give"`
 	Phone           mapping.PhoneOptions `yaml:"phone" doc:"how customer numbers are read and formatted"`
 	Agents          Agents               `yaml:"agents" doc:"owner → agent routing"`

@@ -112,6 +112,9 @@ func (c *Config) validateLimits(r *report) {
 	if c.Inspect.MaxBody < 0 || c.Inspect.MaxBody > c.MaxBodyBytes {
 		r.add("inspect.max_body", "%d must be between 0 and max_body_bytes (%d)", c.Inspect.MaxBody, c.MaxBodyBytes)
 	}
+	if p := c.Limits.PerDestination; p != nil && (p.Max < 1 || p.Per <= 0) {
+		r.add("limits.per_destination", "needs max (at least 1) and per (a duration such as 24h), e.g. {max: 3, per: 24h}")
+	}
 	if c.Retention < c.DedupWindow {
 		r.add("retention", "%s is shorter than dedup_window %s; records must outlive the dedup window", c.Retention.D(), c.DedupWindow.D())
 	}

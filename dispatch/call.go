@@ -122,6 +122,9 @@ func (d *Dispatcher) begin(ctx context.Context, dl store.Delivery) (*store.Event
 // dial places the call of an event that Begin made dialing and records
 // its outcome.
 func (d *Dispatcher) dial(ctx context.Context, dl store.Delivery, ev *store.Event) {
+	if d.blocked(ctx, dl, ev) {
+		return
+	}
 	start := time.Now()
 	var guid uuid.UUID
 	var err error
@@ -242,4 +245,33 @@ func (d *Dispatcher) retryAt(ev *store.Event, err error) time.Time {
 		}
 	}
 	return at
+}
+
+// lister is the store's do-not-call check right before a call.
+type lister interface {
+	Listed(ctx context.Context, number string) (*store.DNCEntry, error)
+}
+
+// blocked ends, without a call, an event whose destination was put on the
+// do-not-call list while it waited in the queue. A store that cannot
+// answer does not stop the call: the list was checked when the event was
+// accepted.
+func (d *Dispatcher) blocked(ctx context.Context, dl store.Delivery, ev *store.Event) bool {
+	l, ok := d.q.(lister)
+	if !ok {
+		return false
+	}
+	e, err := l.Listed(ctx, ev.Params.Destination)
+	if err != nil || e == nil {
+		return false
+	}
+	out := store.Outcome{State: store.Blocked, Agent: ev.Params.Agent,
+		Error: "the destination " + e.Number + " was put on the do-not-call list at " + e.AddedAt.UTC().Format(time.RFC3339) + ", before its call"}
+	if err := d.record(ctx, dl, ev, out); err != nil {
+		d.log.Error("blocked before the call but the outcome could not be recorded", zap.String("event_id", ev.ID), zap.Error(err))
+		return true
+	}
+	d.log.Warn("dial", zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.String("state", string(store.Blocked)),
+		zap.String("reason", "do-not-call list"))
+	return true
 }

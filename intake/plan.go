@@ -34,6 +34,8 @@ type Source struct {
 	// RequeueOnAgentNoAnswer (ucontact sources): an AgentRingNoAnswer puts
 	// the lead back in the queue, once per event.
 	RequeueOnAgentNoAnswer bool
+	// Cap is limits.per_destination (nil: none), counted across sources.
+	Cap *store.CapRule
 }
 
 // Planned is what dialhook decided for one normalized event, before anything
@@ -113,6 +115,9 @@ func (src *Source) planOne(ev *mapping.Event, now time.Time, dedupTTL time.Durat
 		p.Submission.CooldownKey = src.Name + ":" + rec.Params.Destination
 		p.Submission.CooldownTTL = src.Cooldown
 	}
+	// The calling rules (do-not-call list, cap per destination) are the
+	// store's to check, atomically with the other accepts of the number.
+	p.Submission.Destination, p.Submission.Cap = rec.Params.Destination, src.Cap
 	return p
 }
 

@@ -41,6 +41,7 @@ type Memory struct {
 	agentLast   map[string]claim
 	matchWindow time.Duration
 	notes       memNotify
+	rules       memRules
 }
 
 type memEvent struct {
@@ -103,6 +104,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		inspect:   newMemInspect(min(cmp.Or(o.InspectRetention, DefaultInspectRetention), o.Retention)),
 		agentLast: map[string]claim{}, matchWindow: o.MatchWindow,
 		notes: memNotify{on: o.Notify, pending: map[string]Job{}, since: map[string]time.Time{}, disabled: map[string]bool{}},
+		rules: memRules{dnc: map[string]DNCEntry{}, caps: map[string]map[string]time.Time{}},
 	}
 }
 
@@ -212,6 +214,7 @@ func (m *Memory) accept(s Submission) (Accepted, error) {
 			supersedes = old
 		}
 	}
+	m.applyRules(&s)
 	e := clone(s.Event)
 	if e.State == Queued && len(m.queue) >= cap(m.queue) {
 		return Accepted{}, ErrQueueFull

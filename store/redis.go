@@ -42,6 +42,7 @@ type Redis struct {
 	searchIndex      bool
 	matchWindow      time.Duration
 	notify           bool
+	dnc              dncState
 	inspectRetention time.Duration
 	requestsTrimmed  atomic.Int64 // ms: requests received before this are deleted (see trimRequests)
 	requestsPass     atomic.Int64 // unix ns of trimRequests' last pass

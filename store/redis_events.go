@@ -31,6 +31,9 @@ func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, erro
 				return nil, cmp.Or(err, ErrQueueFull)
 			}
 		}
+		if err := r.applyRules(ctx, s); err != nil {
+			return nil, err
+		}
 		if err := r.claimCooldown(ctx, s); err != nil {
 			return nil, err
 		}

@@ -81,6 +81,10 @@ func (k keys) agent(name string) string      { return k.ns + ":{a:" + name + "}"
 func (k keys) cool(key string) string        { return k.ns + ":{c:" + key + "}" }         // cooldown claim → dedup key
 func (k keys) agentLast(name string) string  { return k.ns + ":{a:" + name + "}:last" }   // the agent's last placed call (AgentRingNoAnswer)
 func (k keys) endpointOff(key string) string { return k.ns + ":{n:" + key + "}:off" }     // a notify endpoint that answered 410
+func (k keys) dncAt() string                 { return k.ns + ":{dnc}:at" }                // do-not-call: number → entry (hash)
+func (k keys) dncIdx() string                { return k.ns + ":{dnc}:idx" }               // do-not-call: the numbers, by lexical order
+func (k keys) dncFlag() string               { return k.ns + ":{dnc}:on" }                // set once a number was ever added
+func (k keys) capKey(number string) string   { return k.ns + ":{cap:" + number + "}" }    // a destination's counted events
 func (k keys) callEvent(key string) string   { return k.ns + ":{u:" + key + "}" }         // a uContact event delivery seen
 func (k keys) meta() string                  { return k.ns + ":{dh:meta}" }               // the layout: shards
 func (k keys) legacyQueue() string           { return k.ns + ":{dh}:q" }                  // the queue of the one-slot layout

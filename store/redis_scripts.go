@@ -381,6 +381,24 @@ end
 return #due
 `
 
+// cap counts an event against its destination's cap.
+//
+// KEYS: 1 the number's counted events (sorted by time). ARGV: 1 now ms,
+// 2 the period ms, 3 the maximum, 4 the event's dedup key (or id).
+// Returns 1 when counted (or counted before: a redelivery), 0 when the cap
+// is reached.
+var capScript = script(capLua)
+
+const capLua = `
+local key = KEYS[1]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZSCORE', key, ARGV[4]) then return 1 end
+if redis.call('ZCARD', key) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', key, ARGV[1], ARGV[4])
+redis.call('PEXPIRE', key, ARGV[2])
+return 1
+`
+
 // release frees an agent's pacing slot if this event holds it (a begin
 // that did not dial).
 //
@@ -404,5 +422,5 @@ return 1
 `
 
 // scripts are every script, loaded at start-up and again on NOSCRIPT.
-var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript, callScript, promoteJobsScript,
+var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript, callScript, promoteJobsScript, capScript,
 	promoteScript, redialScript, releaseScript, probeScript}

@@ -46,7 +46,8 @@ const (
 )
 
 // States lists every state.
-var States = []State{Queued, Scheduled, Dialing, Placed, Rejected, Failed, Unknown, Ignored, Suppressed, Expired, Completed, AgentNoAnswer}
+var States = []State{Queued, Scheduled, Dialing, Placed, Rejected, Failed, Unknown, Ignored, Suppressed, Expired, Completed, AgentNoAnswer,
+	Blocked, Capped}
 
 // Final reports whether nothing more will happen to an event on its own.
 func (s State) Final() bool {
@@ -188,6 +189,11 @@ type Submission struct {
 	// turns the event into Suppressed.
 	CooldownKey string
 	CooldownTTL time.Duration
+	// Destination, when set, is the number the calling rules look at: on
+	// the do-not-call list the event is Blocked; over Cap (when set) it is
+	// Capped.
+	Destination string
+	Cap         *CapRule
 }
 
 // Accepted is what Accept did with one submission.
