@@ -19,6 +19,7 @@ import (
 	"dialhook/dispatch"
 	"dialhook/handlers"
 	"dialhook/intake"
+	"dialhook/mapping"
 	"dialhook/metrics"
 	"dialhook/schedule"
 	"dialhook/store"
@@ -110,6 +111,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(), StoreTimeout: cfg.StoreTimeout.D(),
 		Console:  newConsole(&cfg, st, sources, disp, log),
 		Recorder: rec, KeepRequests: consoleOn(&cfg), InspectBody: int(cfg.Inspect.MaxBody),
+		NormalizeNumber: func(raw string) (string, error) {
+			n, _, err := mapping.NormalizePhone(raw, "", cfg.Phone)
+			return n, err
+		},
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

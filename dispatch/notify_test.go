@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap"
 
 	"dialhook/dispatch"
+	"dialhook/metrics"
 	"dialhook/notify"
 	"dialhook/store"
 	"dialhook/ucontact"
@@ -80,5 +82,36 @@ func TestNotifierDisablesOn410(t *testing.T) {
 	run(ep)
 	if hits.Load() != 2 {
 		t.Errorf("after a configuration change the endpoint got %d requests in all, want 2", hits.Load())
+	}
+}
+
+type countingDialer struct{ n atomic.Int32 }
+
+func (c *countingDialer) AgentCall(context.Context, ucontact.Params) (uuid.UUID, error) {
+	c.n.Add(1)
+	return uuid.New(), nil
+}
+
+// A number put on the do-not-call list while its event waits in the queue
+// is honoured: the event ends blocked and no AgentCall is made.
+func TestDoNotCallRecheckedBeforeTheCall(t *testing.T) {
+	st := store.NewMemory(store.MemoryOptions{Retention: time.Hour})
+	ctx := context.Background()
+	e := &store.Event{ID: st.NewEventID("k"), Source: "generic", DedupKey: "k", ReceivedAt: time.Now(), UpdatedAt: time.Now(),
+		State: store.Queued, Params: ucontact.Params{Agent: "1001", Destination: "59899123456"}}
+	if _, err := st.Accept(ctx, []store.Submission{{Event: e, DedupKey: "k", DedupTTL: time.Hour, Destination: "59899123456"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DNCAdd(ctx, []store.DNCEntry{{Number: "59899123456", AddedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	dialer := &countingDialer{}
+	d := dispatch.New(st, dialer, zap.NewNop(), metrics.New(nil), dispatch.Options{Workers: 1, Poll: 10 * time.Millisecond})
+	runCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	d.Run(runCtx, runCtx)
+	got, _ := st.Get(ctx, e.ID)
+	if got.State != store.Blocked || dialer.n.Load() != 0 {
+		t.Errorf("state %s after %d AgentCalls; want blocked, none", got.State, dialer.n.Load())
 	}
 }

@@ -255,6 +255,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Log: log, Store: e.store, Metrics: e.metrics, Sources: testSources(t), AdminToken: o.adminToken,
 		MaxBody: o.maxBody, DedupWindow: 24 * time.Hour, WaitPoll: 10 * time.Millisecond, WriteTimeouts: o.writes, Console: o.console,
 		Now: func() time.Time { return testNow }, Recorder: o.recorder, KeepRequests: o.keepRequests, InspectBody: 1 << 10,
+		NormalizeNumber: func(raw string) (string, error) {
+			n, _, err := mapping.NormalizePhone(raw, "", mapping.PhoneOptions{DefaultRegion: "UY"})
+			return n, err
+		},
 	})
 	return e
 }

@@ -33,6 +33,13 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/events/:id/redial", s.redial, admin, s.requireAdmin)
 	e.GET("/calls/:guid", s.getCall, admin, s.requireAdmin)
 
+	// The do-not-call list. Import and export stream: no write deadline.
+	e.GET("/dnc", s.listDNC, admin, s.requireAdmin)
+	e.GET("/dnc/export", s.exportDNC, s.requireAdmin)
+	e.POST("/dnc/import", s.importDNC, s.requireAdmin)
+	e.PUT("/dnc/:number", s.putDNC, admin, s.requireAdmin)
+	e.DELETE("/dnc/:number", s.deleteDNC, admin, s.requireAdmin)
+
 	// The console applies the admin rule itself (a sign-in page instead of
 	// a bearer token): it is a plain http.Handler that sees the full path.
 	if s.console != nil {

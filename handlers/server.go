@@ -60,6 +60,9 @@ type Options struct {
 	// InspectBody bytes (the console's inspect.max_body).
 	KeepRequests bool
 	InspectBody  int
+	// NormalizeNumber reads a phone number as destinations are read (the
+	// do-not-call list's numbers); nil: no list.
+	NormalizeNumber func(raw string) (string, error)
 }
 
 // Server serves dialhook's HTTP API.
@@ -80,6 +83,7 @@ type Server struct {
 	now        func() time.Time
 	echo       *echo.Echo
 	recorder   *intake.Recorder
+	normalize  func(raw string) (string, error)
 }
 
 // New builds the Server and its routes.
@@ -106,6 +110,7 @@ func New(o Options) *Server {
 		intake:    intake.NewPipeline(o.Store, o.DedupWindow, o.StoreTimeout),
 		storeDown: outage.New(o.Log, "store"),
 		recorder:  o.Recorder,
+		normalize: o.NormalizeNumber,
 	}
 	if o.KeepRequests {
 		s.intake.KeepRequests(o.InspectBody)
