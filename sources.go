@@ -101,7 +101,7 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	}
 	mp, err := mapping.Compile(mapping.Spec{
 		Source: name, Kind: sc.Kind, Preset: ad.Preset(), Rules: sc.Mapping,
-		Defaults: sc.Defaults, GlobalDefaults: cfg.Defaults, Region: sc.Region, When: sc.When,
+		Defaults: sc.Defaults, GlobalDefaults: cfg.Defaults, Region: sc.Region, When: sc.When, DNCOn: sc.DNCOn,
 		Agents: cfg.Agents.Agents, Phone: cfg.Phone,
 	})
 	var ce *mapping.CompileError

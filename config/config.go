@@ -118,6 +118,7 @@ type Source struct {
 	AllowUnauthenticated bool              `yaml:"allow_unauthenticated"`
 	Region               string            `yaml:"region"`
 	When                 string            `yaml:"when"`
+	DNCOn                string            `yaml:"dnc_on"`
 	Mapping              map[string]any    `yaml:"mapping"`
 	Defaults             ucontact.Params   `yaml:"defaults"`
 	Cooldown             Duration          `yaml:"cooldown"`

@@ -49,3 +49,22 @@ func TestDoNotCallEndpoints(t *testing.T) {
 		t.Errorf("proxied PUT = %s", r)
 	}
 }
+
+// A CRM adds a number by webhook (the source's dnc_on): that event is
+// blocked, and the number stays on the list for every source.
+func TestDoNotCallByWebhook(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.do(postReq("/webhooks/dncflow", []byte(`{"event_id":"d1","destination":"099 555 666","owner":"ana@example.com","status":"Do not call"}`),
+		"Content-Type", "application/json"))
+	if r.Status != http.StatusOK || r.json(t)["status"] != "blocked" {
+		t.Fatalf("dnc_on webhook = %s", r)
+	}
+	if got := e.admin(http.MethodGet, "/dnc?prefix=59899555666"); !strings.Contains(string(got.Body), `"by":"dncflow"`) {
+		t.Errorf("list = %s", got)
+	}
+	body := strings.Replace(string(samples.Body(samples.GenericCall)), "099 123 456", "099 555 666", 1)
+	r = e.do(postReq("/webhooks/flow?token="+samples.GenericToken, []byte(body), "Content-Type", "application/json"))
+	if r.Status != http.StatusOK || r.json(t)["status"] != "blocked" {
+		t.Errorf("another source's lead for the number = %s", r)
+	}
+}

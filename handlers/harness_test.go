@@ -118,6 +118,7 @@ func testSources(t *testing.T) map[string]*intake.Source {
 		defaults ucontact.Params
 		bare     bool // no defaults at all
 		when     string
+		dncOn    string
 		cooldown time.Duration
 		window   *schedule.Window
 	}
@@ -144,6 +145,7 @@ func testSources(t *testing.T) map[string]*intake.Source {
 		"generic":  {cfg: crm.Config{Kind: "generic"}},
 		"flow":     {cfg: crm.Config{Kind: "generic", Secret: samples.GenericToken}},
 		"uc":       {cfg: crm.Config{Kind: "ucontact", Secret: ucEventsToken}},
+		"dncflow":  {cfg: crm.Config{Kind: "generic"}, dncOn: `status == "Do not call"`},
 		"bare":     {cfg: crm.Config{Kind: "generic"}, bare: true},
 		"gated":    {cfg: crm.Config{Kind: "generic"}, when: `priority == "high"`},
 		"cool":     {cfg: crm.Config{Kind: "generic"}, cooldown: 10 * time.Minute},
@@ -157,7 +159,7 @@ func testSources(t *testing.T) map[string]*intake.Source {
 			t.Fatal(err)
 		}
 		spec := mapping.Spec{
-			Source: name, Kind: ad.Kind(), Preset: ad.Preset(), Rules: d.rules, When: d.when, Region: "UY",
+			Source: name, Kind: ad.Kind(), Preset: ad.Preset(), Rules: d.rules, When: d.when, DNCOn: d.dncOn, Region: "UY",
 			Defaults:       d.defaults,
 			GlobalDefaults: ucontact.Params{CallerID: "59829001234", Context: "from-internal", OutQueue: "Ventas->", Tech: "SIP"},
 			Agents: mapping.Agents{

@@ -118,6 +118,7 @@ func (src *Source) planOne(ev *mapping.Event, now time.Time, dedupTTL time.Durat
 	// The calling rules (do-not-call list, cap per destination) are the
 	// store's to check, atomically with the other accepts of the number.
 	p.Submission.Destination, p.Submission.Cap = rec.Params.Destination, src.Cap
+	p.Submission.AddDNC = res != nil && res.DoNotCall && rec.State != store.Rejected && rec.Params.Destination != ""
 	return p
 }
 

@@ -35,6 +35,13 @@ func Compile(spec Spec) (*Mapper, error) {
 		}
 		m.when = c
 	}
+	if src := strings.TrimSpace(spec.DNCOn); src != "" {
+		c, err := compileWhen(src)
+		if err != nil {
+			add("dnc_on", "%v", err)
+		}
+		m.dncOn = c
+	}
 	m.compileRouting(spec.Agents, add)
 	if len(ce.Problems) > 0 {
 		return nil, ce

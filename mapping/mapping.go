@@ -36,6 +36,7 @@ type Spec struct {
 	GlobalDefaults ucontact.Params // global defaults
 	Region         string          // sources.NAME.region (ISO 3166 alpha-2), else Phone.DefaultRegion
 	When           string          // optional boolean expr-lang expression
+	DNCOn          string          // optional: true puts the record's destination on the do-not-call list
 	Agents         Agents
 	Phone          PhoneOptions
 }
@@ -48,6 +49,9 @@ type Result struct {
 	Matched   bool     // false when `when` was false: record "ignored", do not dial
 	Warnings  []string // e.g. a number that is possible but not valid (with phone.allow_invalid)
 	Decisions []string // which path, constant, template, route or default gave each value
+	// DoNotCall: the source's dnc_on condition is true for this record: its
+	// destination goes on the do-not-call list (and the event is not dialed).
+	DoNotCall bool
 }
 
 // Mapper turns events of one source into AgentCall parameters. It is
@@ -62,6 +66,7 @@ type Mapper struct {
 	region   string
 	phone    PhoneOptions
 	when     *condition
+	dncOn    *condition
 	routes   map[string]Route
 	folded   map[string]Route // routes by lower-cased owner, for emails
 	fallback *Route
@@ -159,7 +164,27 @@ func (m *Mapper) mapEvent(ev *Event, trail bool) (*Result, error) {
 	if st.failed != nil {
 		return res, &Error{Fields: st.failed}
 	}
+	m.matchDNC(ev, res, trail)
 	return res, nil
+}
+
+// matchDNC evaluates dnc_on (an error reads as false: the lead is not
+// added, and the trail says why).
+func (m *Mapper) matchDNC(ev *Event, res *Result, trail bool) {
+	if m.dncOn == nil {
+		return
+	}
+	ok, err := m.dncOn.eval(ev)
+	res.DoNotCall = err == nil && ok
+	switch {
+	case !trail:
+	case err != nil:
+		res.Decisions = append(res.Decisions, "dnc_on: error: "+err.Error())
+	case ok:
+		res.Decisions = append(res.Decisions, "dnc_on: true ("+m.dncOn.src+"): "+res.Params.Destination+" goes on the do-not-call list; the event is blocked")
+	default:
+		res.Decisions = append(res.Decisions, "dnc_on: false ("+m.dncOn.src+")")
+	}
 }
 
 // matchWhen evaluates the when condition; stop is true when mapping ends

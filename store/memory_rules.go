@@ -17,6 +17,11 @@ type memRules struct {
 
 // applyRules turns a dialable submission Blocked or Capped. m.mu is held.
 func (m *Memory) applyRules(s *Submission) {
+	if s.AddDNC && s.Destination != "" {
+		if _, ok := m.rules.dnc[s.Destination]; !ok {
+			m.rules.dnc[s.Destination] = dncEntryOf(s)
+		}
+	}
 	if !dialable(s) {
 		return
 	}

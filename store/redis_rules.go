@@ -130,6 +130,11 @@ func min2(a, b int) int {
 // applyRules turns a dialable submission Blocked or Capped, before its
 // accept script: the list's and the cap's keys are not the event's.
 func (r *Redis) applyRules(ctx context.Context, s *Submission) error {
+	if s.AddDNC && s.Destination != "" {
+		if err := r.DNCAdd(ctx, []DNCEntry{dncEntryOf(s)}); err != nil {
+			return err
+		}
+	}
 	if !dialable(s) {
 		return nil
 	}

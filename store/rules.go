@@ -69,3 +69,8 @@ func ruleChecked(s *Submission, dnc *DNCEntry, over bool) {
 func dialable(s *Submission) bool {
 	return s.Destination != "" && (s.Event.State == Queued || s.Event.State == Scheduled)
 }
+
+// dncEntryOf is the entry a dnc_on submission adds.
+func dncEntryOf(s *Submission) DNCEntry {
+	return DNCEntry{Number: s.Destination, AddedAt: s.Event.ReceivedAt.UTC(), By: s.Event.Source}
+}

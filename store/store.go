@@ -194,6 +194,9 @@ type Submission struct {
 	// Capped.
 	Destination string
 	Cap         *CapRule
+	// AddDNC puts Destination on the do-not-call list first (a source's
+	// dnc_on matched): the event is then Blocked.
+	AddDNC bool
 }
 
 // Accepted is what Accept did with one submission.
