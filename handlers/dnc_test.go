@@ -68,3 +68,14 @@ func TestDoNotCallByWebhook(t *testing.T) {
 		t.Errorf("another source's lead for the number = %s", r)
 	}
 }
+
+// The dry run says which rule would stop the call.
+func TestDryRunExplainsTheDoNotCallList(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.admin(http.MethodPut, "/dnc/099123456")
+	r := e.do(loopback(postReq("/webhooks/flow?dry_run=true&token="+samples.GenericToken, samples.Body(samples.GenericCall), "Content-Type", "application/json")))
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"would_be":"blocked"`) ||
+		!strings.Contains(string(r.Body), "blocked: 59899123456 is on the do-not-call list since") {
+		t.Errorf("dry run = %s", r)
+	}
+}

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,6 +49,8 @@ type Planned struct {
 	// Existing is the recorded event this one would duplicate (dry run
 	// only; nil when none, or not looked up).
 	Existing *store.Event
+	// Rules say which calling rules would stop the call (dry run only).
+	Rules []string
 }
 
 // Plan maps each event of a webhook and builds its record: queued, scheduled
@@ -119,6 +122,9 @@ func (src *Source) planOne(ev *mapping.Event, now time.Time, dedupTTL time.Durat
 	// store's to check, atomically with the other accepts of the number.
 	p.Submission.Destination, p.Submission.Cap = rec.Params.Destination, src.Cap
 	p.Submission.AddDNC = res != nil && res.DoNotCall && rec.State != store.Rejected && rec.Params.Destination != ""
+	if c := src.Cap; c != nil && rec.State == store.Queued {
+		p.Rules = append(p.Rules, fmt.Sprintf("cap: at most %d events for %s within %s (limits.per_destination), counted when recorded", c.Max, rec.Params.Destination, c.Per))
+	}
 	return p
 }
 

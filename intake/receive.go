@@ -140,9 +140,15 @@ func (p *Pipeline) lookup(ctx context.Context, plans []Planned) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.storeWait)
 	defer cancel()
+	dnc, _ := p.store.(store.DNC)
 	for i := range plans {
 		if e, err := p.store.Lookup(ctx, plans[i].Submission.DedupKey); err == nil {
 			plans[i].Existing = e
+		}
+		if sub := &plans[i].Submission; dnc != nil && sub.Destination != "" && sub.Event.State == store.Queued {
+			if e, err := dnc.DNCGet(ctx, sub.Destination); err == nil {
+				plans[i].Rules = append(plans[i].Rules, "blocked: "+e.Number+" is on the do-not-call list since "+e.AddedAt.UTC().Format(time.RFC3339))
+			}
 		}
 	}
 }

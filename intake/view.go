@@ -2,6 +2,7 @@ package intake
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"dialhook/store"
@@ -70,7 +71,7 @@ func View(src *Source, kind string, plans []Planned) DryRunView {
 			d.Normalized.Record = json.RawMessage("null")
 		}
 		if p.Result != nil {
-			d.Decisions, d.Warnings = p.Result.Decisions, p.Result.Warnings
+			d.Decisions, d.Warnings = append(p.Result.Decisions, p.Rules...), p.Result.Warnings
 			if p.Result.Matched {
 				d.Params = p.Result.Params
 			}
@@ -78,6 +79,11 @@ func View(src *Source, kind string, plans []Planned) DryRunView {
 		if p.MapErr != nil {
 			d.Errors = p.MapErr.Fields
 			d.Params = nil
+		}
+		for _, r := range p.Rules {
+			if strings.HasPrefix(r, "blocked:") {
+				d.State = store.Blocked
+			}
 		}
 		if rec.Enrich != nil {
 			d.Fetch = "the record lacks what the mapping needs (" + rec.Enrich.Need + " " + rec.Enrich.Ref +
