@@ -14,6 +14,7 @@ import (
 	"dialhook/console"
 	"dialhook/dispatch"
 	"dialhook/intake"
+	"dialhook/mapping"
 	"dialhook/store"
 )
 
@@ -41,6 +42,10 @@ func newConsole(cfg *config.Config, st store.Store, sources map[string]*intake.S
 		},
 		AdminToken: cfg.AdminToken, PublicBaseURL: cfg.PublicBaseURL, Redact: configSecrets(cfg),
 		MaxBody: cfg.MaxBodyBytes, Version: version, Started: time.Now(), Log: log.Named("console"),
+		NormalizeNumber: func(raw string) (string, error) {
+			n, _, err := mapping.NormalizePhone(raw, "", cfg.Phone)
+			return n, err
+		},
 	})
 }
 

@@ -109,6 +109,9 @@ type Options struct {
 	Started    time.Time
 	Now        func() time.Time
 	Log        *zap.Logger
+	// NormalizeNumber reads a phone number as destinations are read (the
+	// do-not-call list page); nil: the page says there is no list.
+	NormalizeNumber func(raw string) (string, error)
 }
 
 // Console serves the pages.
@@ -126,6 +129,7 @@ type Console struct {
 	publicURL string
 	redact    *strings.Replacer
 	redactOut *strings.Replacer // over every rendered page (see newOutputRedactor)
+	normalize func(raw string) (string, error)
 	maxBody   int64
 	ttl       time.Duration
 	version   string
@@ -143,7 +147,7 @@ func New(o Options) http.Handler {
 		replayer: o.Replayer, dialer: o.Dialer, tokenMode: o.AdminToken != "", token: []byte(o.AdminToken),
 		publicURL: strings.TrimRight(o.PublicBaseURL, "/"), redact: newRedactor(o.Redact), redactOut: newOutputRedactor(o.Redact),
 		maxBody: o.MaxBody, ttl: o.SessionTTL, version: o.Version, started: o.Started, now: o.Now, log: o.Log,
-		pages: parsePages(),
+		pages: parsePages(), normalize: o.NormalizeNumber,
 	}
 	c.secureAll = strings.HasPrefix(strings.ToLower(o.PublicBaseURL), "https://")
 	for i := range c.sources {
@@ -199,6 +203,8 @@ func (c *Console) routes() *http.ServeMux {
 	m.HandleFunc("GET /ui/sources/{name}/playground", c.guard(c.playgroundPage))
 	m.HandleFunc("POST /ui/sources/{name}/playground", c.guard(c.playground))
 	m.HandleFunc("GET /ui/health", c.guard(c.healthPage))
+	m.HandleFunc("GET /ui/dnc", c.guard(c.dncPage))
+	m.HandleFunc("POST /ui/dnc", c.guard(c.dncChange))
 	m.HandleFunc("/ui/", c.guard(c.notFound))
 	return m
 }

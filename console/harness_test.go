@@ -158,6 +158,10 @@ func newEnv(t *testing.T, token string) *env {
 		Dialer: func() console.DialerStatus { return console.DialerStatus{LastError: "401 with token " + ucToken} },
 		Redact: secrets, Version: "test-1.2.3", Started: testNow.Add(-90 * time.Minute),
 		Now: func() time.Time { return e.now }, Log: zaptest.NewLogger(t),
+		NormalizeNumber: func(raw string) (string, error) {
+			n, _, err := mapping.NormalizePhone(raw, "", mapping.PhoneOptions{DefaultRegion: "UY"})
+			return n, err
+		},
 	})
 	return e
 }

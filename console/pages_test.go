@@ -361,3 +361,32 @@ func TestEventPageShowsTheCallsOutcome(t *testing.T) {
 	wantText(t, p, "uContact: interaction finished", "campaign: Ventas-&gt;", "uContact: disposition", "comment: call back on Monday, l1: Venta",
 		`<span class="badge st-ok">completed</span>`)
 }
+
+// The do-not-call list is shown and edited in the console (with CSRF).
+func TestDoNotCallPage(t *testing.T) {
+	e := newEnv(t, adminToken)
+	b := e.browser()
+	b.signIn(t)
+	p := b.get("/ui/dnc")
+	wantStatus(t, p, http.StatusOK)
+	wantText(t, p, `<label for="dnc-number">Number</label>`, "No numbers")
+	follow := func(p *page) *page {
+		t.Helper()
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("POST = %s", p)
+		}
+		return b.get(p.Header.Get("Location"))
+	}
+	p = follow(b.post("/ui/dnc", url.Values{"number": {"099 123 456"}, "action": {"add"}}))
+	wantText(t, p, "59899123456 is on the do-not-call list.", "<code>59899123456</code>", `data-label="By">console`)
+	p = b.post("/ui/dnc", url.Values{"number": {"not a number"}, "action": {"add"}})
+	wantStatus(t, p, http.StatusBadRequest)
+	p = follow(b.post("/ui/dnc", url.Values{"number": {"+598 99 123 456"}, "action": {"remove"}}))
+	wantText(t, p, "59899123456 was removed from the list.")
+	if _, err := e.st.DNCGet(context.Background(), "59899123456"); err == nil {
+		t.Error("still listed after the remove")
+	}
+	if r := b.post("/ui/dnc", url.Values{"number": {"099 123 456"}, "action": {"add"}, "csrf": {"forged"}}); r.Status != http.StatusForbidden {
+		t.Errorf("a POST with a forged CSRF token = %d", r.Status)
+	}
+}

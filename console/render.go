@@ -23,7 +23,7 @@ var files embed.FS
 
 // pageNames are the templates under templates/, each a page of its own
 // on top of layout.html and partials.html.
-var pageNames = []string{"events", "event", "confirm", "refused", "sources", "playground", "health", "signin", "forbidden", "error"}
+var pageNames = []string{"events", "event", "confirm", "refused", "sources", "playground", "health", "dnc", "signin", "forbidden", "error"}
 
 // pages holds each page's parsed template set.
 type pages map[string]*template.Template
