@@ -271,6 +271,7 @@ func (d *Dispatcher) blocked(ctx context.Context, dl store.Delivery, ev *store.E
 		d.log.Error("blocked before the call but the outcome could not be recorded", zap.String("event_id", ev.ID), zap.Error(err))
 		return true
 	}
+	d.m.Rules.WithLabelValues("do_not_call", "before_call").Inc()
 	d.log.Warn("dial", zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.String("state", string(store.Blocked)),
 		zap.String("reason", "do-not-call list"))
 	return true

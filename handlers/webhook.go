@@ -228,6 +228,12 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 			s.recorder.Accepted(src.Name, 1)
 		}
 		queued = queued || a.Status == string(store.Queued) || a.Status == string(store.Scheduled)
+		switch a.Status {
+		case string(store.Blocked):
+			s.metrics.Rules.WithLabelValues("do_not_call", "accept").Inc()
+		case string(store.Capped):
+			s.metrics.Rules.WithLabelValues("cap", "accept").Inc()
+		}
 		s.count(src, a.Status)
 		rp.ids[i] = a.EventID
 	}

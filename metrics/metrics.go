@@ -31,6 +31,8 @@ type Metrics struct {
 	Notifications *prometheus.CounterVec
 	// CallEvents counts uContact's call events by what they did.
 	CallEvents *prometheus.CounterVec
+	// Rules counts events a calling rule stopped, by rule and when.
+	Rules *prometheus.CounterVec
 }
 
 // New registers every collector, plus store gauges read from statsFn at
@@ -61,6 +63,9 @@ func New(statsFn func(ctx context.Context) (store.Stats, error)) *Metrics {
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialhook_notifications_total", Help: "Notification and write-back attempts, by receiver and outcome.",
 		}, []string{"to", "outcome"}),
+		Rules: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialhook_rules_total", Help: "Events a calling rule stopped, by rule (do_not_call, cap) and when (accept, before_call).",
+		}, []string{"rule", "at"}),
 		CallEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialhook_call_events_total", Help: "uContact call events received, by event and what they did.",
 		}, []string{"event", "result"}),
@@ -68,7 +73,7 @@ func New(statsFn func(ctx context.Context) (store.Stats, error)) *Metrics {
 			Name: "dialhook_console_refusals_dropped_total", Help: "Refused deliveries the console's log did not keep (buffer full or store down).",
 		}),
 	}
-	reg.MustRegister(m.Webhooks, m.AuthFails, m.Dials, m.DialTime, m.DedupHits, m.Interrupts, m.RefusalsDropped, m.Notifications, m.CallEvents,
+	reg.MustRegister(m.Webhooks, m.AuthFails, m.Dials, m.DialTime, m.DedupHits, m.Interrupts, m.RefusalsDropped, m.Notifications, m.CallEvents, m.Rules,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if statsFn != nil {
 		reg.MustRegister(&storeCollector{stats: statsFn})
