@@ -103,3 +103,22 @@ func TestPlanInConfiguredZone(t *testing.T) {
 		t.Errorf("call_window %q, want %q", got, want)
 	}
 }
+
+// WindowFor, which the dispatcher's retries use, reads the number as the
+// plan does.
+func TestWindowFor(t *testing.T) {
+	src := destinationSource(t, mapping.PhoneOptions{Format: "national"}, 0)
+	cases := map[string]string{
+		"099123456": "America/Montevideo (from +59899123456)",
+		"":          "America/Montevideo (the fallback zone: no destination number yet)",
+	}
+	for dest, want := range cases {
+		if got := src.WindowFor(dest).Zones(); got != want {
+			t.Errorf("WindowFor(%q).Zones() = %q, want %q", dest, got, want)
+		}
+	}
+	src.Window = nil
+	if src.WindowFor("099123456") != nil {
+		t.Error("a source without a window has one")
+	}
+}

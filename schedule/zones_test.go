@@ -156,3 +156,21 @@ func TestCompileFallbackErrors(t *testing.T) {
 		}
 	}
 }
+
+// The cost a window by destination adds to each webhook: the number's
+// zones, then Next.
+func BenchmarkForNext(b *testing.B) {
+	w, err := Compile(Spec{Timezone: Destination, Start: "08:00", End: "21:00"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 10, 30, 0, 0, time.UTC)
+	for _, n := range []string{"+59899123456", "+61893456789"} {
+		b.Run(n, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w.For(n).Next(now)
+			}
+		})
+	}
+}
