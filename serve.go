@@ -181,14 +181,16 @@ func newDialer(cfg *config.Config, log *zap.Logger) (dispatch.Dialer, bool, erro
 
 func newDispatcher(cfg *config.Config, st store.Store, dialer dispatch.Dialer, dry bool, sources map[string]*intake.Source,
 	log *zap.Logger, m *metrics.Metrics) *dispatch.Dispatcher {
-	windows := map[string]*schedule.Window{}
-	for name, s := range sources {
-		windows[name] = s.Window
+	window := func(source, destination string) *schedule.Window {
+		if s := sources[source]; s != nil {
+			return s.WindowFor(destination)
+		}
+		return nil
 	}
 	return dispatch.New(st, dialer, log, m, dispatch.Options{
 		Workers: cfg.Workers, Concurrency: cfg.Concurrency, ClaimIdle: cfg.ClaimIdle.D(), RetryMax: cfg.RetryMax,
 		RetryUnknown: cfg.RetryUnknown, DialTimeout: cfg.UContact.Timeout.D(), MinGap: cfg.Agents.MinGap.D(),
-		DryRun: dry, Windows: windows, Enricher: newEnricher(cfg, sources),
+		DryRun: dry, Window: window, Enricher: newEnricher(cfg, sources),
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"dialhook/dispatch"
 	"dialhook/intake"
 	"dialhook/mapping"
+	"dialhook/schedule"
 	"dialhook/store"
 )
 
@@ -114,7 +115,12 @@ func describeWindow(w *config.CallWindow) string {
 		days = strings.Join(w.Days, ", ")
 	}
 	s := days + " " + w.Start + "–" + w.End
-	if w.Timezone != "" {
+	switch {
+	case w.Timezone == schedule.Destination && w.FallbackTimezone != "":
+		s += " in the called number's time zone (else " + w.FallbackTimezone + ")"
+	case w.Timezone == schedule.Destination:
+		s += " in the called number's time zone (else UTC)"
+	case w.Timezone != "":
 		s += " " + w.Timezone
 	}
 	if w.MaxDelay > 0 {

@@ -87,13 +87,17 @@ type Agents struct {
 	MinGap         Duration `yaml:"min_gap" default:"0" doc:"pause between two calls of one agent"`
 }
 
-// CallWindow limits when calls are placed.
+// CallWindow limits when calls are placed. Timezone is an IANA name, or
+// "destination": the window is read in the called number's own time zones
+// (all of them, when its range spans several), and FallbackTimezone (UTC
+// when empty) is the zone of a number the phone library places in none.
 type CallWindow struct {
-	Timezone string   `yaml:"timezone"`
-	Days     []string `yaml:"days"`
-	Start    string   `yaml:"start"`
-	End      string   `yaml:"end"`
-	MaxDelay Duration `yaml:"max_delay"`
+	Timezone         string   `yaml:"timezone"`
+	FallbackTimezone string   `yaml:"fallback_timezone"`
+	Days             []string `yaml:"days"`
+	Start            string   `yaml:"start"`
+	End              string   `yaml:"end"`
+	MaxDelay         Duration `yaml:"max_delay"`
 }
 
 // Compile turns the window into a schedule.Window.
@@ -101,7 +105,8 @@ func (w *CallWindow) Compile() (*schedule.Window, error) {
 	if w == nil {
 		return nil, nil
 	}
-	return schedule.Parse(w.Timezone, w.Days, w.Start, w.End, w.MaxDelay.D())
+	return schedule.Compile(schedule.Spec{Timezone: w.Timezone, Fallback: w.FallbackTimezone,
+		Days: w.Days, Start: w.Start, End: w.End, MaxDelay: w.MaxDelay.D()})
 }
 
 // Source is one configured webhook sender, served at /webhooks/{name}.

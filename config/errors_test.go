@@ -100,7 +100,7 @@ func TestUnknownKeysAtEveryLevel(t *testing.T) {
 		{"agents: {mingap: 1s}\n", "agents.mingap: unknown key; did you mean `min_gap`?"},
 		{"agents: {routes: {ana: {agnet: a1}}}\n", "agents.routes.ana.agnet: unknown key; did you mean `agent`?"},
 		{"agents: {fallback: {x: 1}}\n", "agents.fallback.x: unknown key; the keys here are agent, phone"},
-		{"call_window: {tz: UTC}\n", "call_window.tz: unknown key; the keys here are timezone, days, start, end, max_delay"},
+		{"call_window: {tz: UTC}\n", "call_window.tz: unknown key; the keys here are timezone, fallback_timezone, days, start, end, max_delay"},
 		{"defaults: {contxt: x}\n", "defaults.contxt: unknown key; did you mean `context`?"},
 		{"sources: {crm: {kind: generic, secert: x}}\n", "sources.crm.secert: unknown key; did you mean `secret`?"},
 		{"sources: {crm: {kind: close, apikey: x}}\n", "sources.crm.apikey: unknown key; did you mean `api_key`?"},

@@ -239,8 +239,8 @@ func (d *Dispatcher) retryAt(ev *store.Event, err error) time.Time {
 		wait = min(se.RetryAfter, d.o.RetryCap)
 	}
 	at := d.o.Now().Add(wait)
-	if w := d.o.Windows[ev.Source]; w != nil {
-		if next := w.Next(at); !next.IsZero() {
+	if d.o.Window != nil {
+		if next := d.o.Window(ev.Source, ev.Params.Destination).Next(at); !next.IsZero() {
 			at = next
 		}
 	}

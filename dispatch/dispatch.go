@@ -72,11 +72,14 @@ type Options struct {
 	DialTimeout  time.Duration // the uContact timeout: how long an agent's pacing slot is held at most
 	MinGap       time.Duration // between two calls of one agent
 	DryRun       bool
-	Windows      map[string]*schedule.Window // by source; retries wait for the window
-	Enricher     Enricher                    // fetches what records lack (nil: such events are rejected)
-	Consumer     string                      // this replica's name in the consumer group
-	Poll         time.Duration               // how often due events are promoted (default 250ms)
-	Now          func() time.Time
+	// Window is a source's call window as it applies to a call to
+	// destination (nil: always open; in the number's own zones with
+	// timezone: destination): retries wait for it.
+	Window   func(source, destination string) *schedule.Window
+	Enricher Enricher      // fetches what records lack (nil: such events are rejected)
+	Consumer string        // this replica's name in the consumer group
+	Poll     time.Duration // how often due events are promoted (default 250ms)
+	Now      func() time.Time
 }
 
 // Dispatcher runs the workers of one replica.

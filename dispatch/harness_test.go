@@ -222,8 +222,13 @@ func newReplica(t *testing.T, cfg replicaConfig) *replica {
 	if o.Poll == 0 {
 		o.Poll = 20 * time.Millisecond
 	}
-	if o.Windows == nil && cfg.window != nil {
-		o.Windows = map[string]*schedule.Window{"generic": cfg.window}
+	if o.Window == nil && cfg.window != nil {
+		o.Window = func(source, _ string) *schedule.Window {
+			if source == "generic" {
+				return cfg.window
+			}
+			return nil
+		}
 	}
 	var q dispatch.Queue = st
 	if cfg.wrap != nil {

@@ -51,6 +51,9 @@ type Planned struct {
 	Existing *store.Event
 	// Rules say which calling rules would stop the call (dry run only).
 	Rules []string
+	// Window says in which time zones the call window was read and what
+	// it decided ("" without a window, or without the trail).
+	Window string
 }
 
 // Plan maps each event of a webhook and builds its record: queued, scheduled
@@ -110,7 +113,11 @@ func (src *Source) planOne(ev *mapping.Event, now time.Time, dedupTTL time.Durat
 		}
 	}
 	if rec.State == store.Queued && src.Window != nil {
-		src.schedule(rec, now)
+		w := src.WindowFor(rec.Params.Destination)
+		scheduleIn(rec, w, now)
+		if trail {
+			p.Window = explainWindow(w, rec)
+		}
 	}
 	rec.DedupKey = dedupKey(ev, res)
 	p.Submission = store.Submission{Event: rec, DedupKey: src.Name + ":" + rec.DedupKey, DedupTTL: dedupTTL}
@@ -128,21 +135,48 @@ func (src *Source) planOne(ev *mapping.Event, now time.Time, dedupTTL time.Durat
 	return p
 }
 
-// schedule moves a queued record into the source's call window: scheduled
-// for its next opening, or expired when that is never, or later than
-// max_delay.
-func (src *Source) schedule(rec *store.Event, now time.Time) {
-	next := src.Window.Next(now)
+// WindowFor is the source's call window as it applies to a call to dest
+// (as mapped): in dest's own time zones when the window says timezone:
+// destination; nil when the source has none (always open).
+func (src *Source) WindowFor(dest string) *schedule.Window {
+	if !src.Window.ByDestination() {
+		return src.Window
+	}
+	if dest == "" {
+		return src.Window.For("")
+	}
+	return src.Window.For(src.Mapper.DestinationE164(dest))
+}
+
+// scheduleIn moves a queued record into the call window w: scheduled for its
+// next opening, or expired when that is never, or later than max_delay.
+func scheduleIn(rec *store.Event, w *schedule.Window, now time.Time) {
+	next := w.Next(now)
 	switch {
+	case next.IsZero() && w.ByDestination():
+		rec.State, rec.Error = store.Expired, "the call window is not open in "+w.Zones()+" within the next week"
 	case next.IsZero():
 		rec.State, rec.Error = store.Expired, "the call window never opens"
 	case !next.After(now):
-	case src.Window.MaxDelay > 0 && next.Sub(now) > src.Window.MaxDelay:
+	case w.MaxDelay > 0 && next.Sub(now) > w.MaxDelay:
 		rec.State, rec.Error = store.Expired, "the next call window opens at "+next.UTC().Format(time.RFC3339)+", later than max_delay"
 	default:
 		due := next.UTC()
 		rec.State, rec.DueAt = store.Scheduled, &due
 	}
+}
+
+// explainWindow says, for the dry run, where the window was read and what
+// it decided for rec.
+func explainWindow(w *schedule.Window, rec *store.Event) string {
+	s := "call window evaluated in " + w.Zones()
+	switch rec.State {
+	case store.Scheduled:
+		return s + ": closed now; due at " + rec.DueAt.Format(time.RFC3339) + ", when it opens"
+	case store.Expired:
+		return s + ": " + rec.Error
+	}
+	return s + ": open now"
 }
 
 // dedupKey is the event's key within its source: the kind's native id,

@@ -28,6 +28,9 @@ type DryRunEvent struct {
 	Warnings   []string          `json:"warnings,omitempty"`
 	Errors     map[string]string `json:"errors,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
+	// CallWindow says in which time zones the call window was read (the
+	// destination's, with timezone: destination) and what it decided.
+	CallWindow string `json:"call_window,omitempty"`
 	// DuplicateOf is the recorded event this delivery would duplicate
 	// (would_be "duplicate"); Supersedes the mapping rejection it would
 	// take over (it maps now).
@@ -57,7 +60,7 @@ func View(src *Source, kind string, plans []Planned) DryRunView {
 		d := DryRunEvent{
 			Normalized: NormalizedView{Source: ev.Source, Kind: ev.Kind, DedupKey: ev.DedupKey, ObjectType: ev.ObjectType,
 				RecordID: ev.RecordID, Action: ev.Action, ReceivedAt: ev.ReceivedAt, Record: json.RawMessage(ev.Record)},
-			State: rec.State, DedupKey: rec.DedupKey, DueAt: rec.DueAt, Reason: rec.Error,
+			State: rec.State, DedupKey: rec.DedupKey, DueAt: rec.DueAt, Reason: rec.Error, CallWindow: p.Window,
 		}
 		if ex := p.Existing; ex != nil {
 			if ex.State == store.Rejected && ex.ErrorKind == MappingFailed && !(rec.State == store.Rejected && rec.ErrorKind == MappingFailed) {

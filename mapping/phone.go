@@ -265,3 +265,28 @@ func (m *Mapper) normalizePhone(raw string) (number, warning string, err error) 
 	c.mu.Unlock()
 	return number, warning, err
 }
+
+// DestinationE164 reads a destination as Map wrote it (phone.format, then
+// phone.prefix) back into E.164 with its '+', for what depends on the
+// number's country (a call window in the called party's time zone); "" when
+// it cannot be read back (a national number and no region).
+func (m *Mapper) DestinationE164(dest string) string {
+	s := strings.TrimPrefix(dest, m.phone.Prefix)
+	switch m.phone.Format {
+	case FormatE164:
+		return s
+	case FormatNational:
+		if m.region == "" {
+			return ""
+		}
+		num, err := phonenumbers.Parse(s, m.region)
+		if err != nil {
+			return ""
+		}
+		return phonenumbers.Format(num, phonenumbers.E164)
+	}
+	if s == "" {
+		return ""
+	}
+	return "+" + s
+}
