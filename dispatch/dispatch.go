@@ -17,6 +17,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +74,7 @@ type Options struct {
 	MinGap       time.Duration // between two calls of one agent
 	DryRun       bool
 	Windows      map[string]*schedule.Window // by source; retries wait for the window
+	WithData     bool                        // send an event's Dial.Data with AgentCallwithData
 	Enricher     Enricher                    // fetches what records lack (nil: such events are rejected)
 	Consumer     string                      // this replica's name in the consumer group
 	Poll         time.Duration               // how often due events are promoted (default 250ms)
@@ -89,6 +91,9 @@ type Dispatcher struct {
 	sem    chan struct{}
 	down   *outage.Tracker
 	last   lastCall
+	// noData: uContact answered 404 to AgentCallwithData; AgentCall is
+	// used for the rest of the process (said once).
+	noData atomic.Bool
 }
 
 // New returns a Dispatcher; Run starts it.
