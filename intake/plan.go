@@ -34,6 +34,8 @@ type Source struct {
 	// RequeueOnAgentNoAnswer (ucontact sources): an AgentRingNoAnswer puts
 	// the lead back in the queue, once per event.
 	RequeueOnAgentNoAnswer bool
+	// Dial is how leads are handed to uContact; nil: a plain AgentCall.
+	Dial *DialPlan
 }
 
 // Planned is what dialhook decided for one normalized event, before anything
@@ -64,6 +66,8 @@ func (src *Source) plan(events []mapping.Event, now time.Time, dedupTTL time.Dur
 		out[i] = src.planOne(&events[i], now, dedupTTL, trail)
 		sub := &out[i].Submission
 		sub.Event.ID = newID(sub.DedupKey)
+		src.dialOf(sub.Event, &events[i]) // its data may name the id
+		src.scheduleInDialer(sub.Event)
 	}
 	return out
 }
