@@ -66,6 +66,10 @@ func (d *Dispatcher) enrich(ctx context.Context, dl store.Delivery, ev *store.Ev
 	} else {
 		out = d.o.Enricher.Enrich(ctx, ev)
 	}
+	if ev.Dial != nil && ev.Dial.Mode == store.DialDialerTask {
+		// The dialer picks the agent (as intake's plan says): no pacing slot.
+		out.Params.Agent, out.Params.Phone = "", ""
+	}
 	log := d.log.With(zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.String("need", ev.Enrich.Need))
 	_, err := d.q.Enriched(ctx, dl, ev, out, d.o.Now())
 	for wait := 100 * time.Millisecond; errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil && wait < 10*time.Second; wait *= 2 {
