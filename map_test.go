@@ -77,3 +77,49 @@ func TestMapCommand(t *testing.T) {
 		t.Fatalf("unknown source: %v", err)
 	}
 }
+
+// `dialhook map` says how a dialer_task source hands its leads over: no
+// agent needed, the campaign, the data rendered.
+func TestMapExplainsDialerTask(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dialhook.yaml")
+	conf := `
+phone:
+  default_region: UY
+sources:
+  flow:
+    kind: generic
+    mapping:
+      destination: phone
+      id: lead
+    dial:
+      mode: dialer_task
+      campaign: "POWER<-"
+      data: "idcustomer={record.lead}&src={source}"
+`
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := mapCommand(context.Background(), []string{"--config", cfg, "--source", "flow", "--file", "-"}, func(string) string { return "" },
+		strings.NewReader(`{"lead": 42, "phone": "099 123 456"}`), &out, io.Discard)
+	if err != nil {
+		t.Fatalf("map: %v\n%s", err, out.String())
+	}
+	var v struct {
+		Events []struct {
+			State    string `json:"would_be"`
+			Dial     string `json:"dial"`
+			DialSpec struct {
+				Campaign, Data string
+			} `json:"dial_spec"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || len(v.Events) != 1 {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	e := v.Events[0]
+	if e.State != "queued" || !strings.Contains(e.Dial, "handed to the dialer, campaign POWER<-") || e.DialSpec.Data != "idcustomer=42&src=flow" {
+		t.Errorf("map says %+v\n%s", e, out.String())
+	}
+}

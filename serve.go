@@ -190,7 +190,7 @@ func newDispatcher(cfg *config.Config, st store.Store, dialer dispatch.Dialer, d
 	return dispatch.New(st, dialer, log, m, dispatch.Options{
 		Workers: cfg.Workers, Concurrency: cfg.Concurrency, ClaimIdle: cfg.ClaimIdle.D(), RetryMax: cfg.RetryMax,
 		RetryUnknown: cfg.RetryUnknown, DialTimeout: cfg.UContact.Timeout.D(), MinGap: cfg.Agents.MinGap.D(),
-		DryRun: dry, Window: window, Enricher: newEnricher(cfg, sources),
+		DryRun: dry, Window: window, Enricher: newEnricher(cfg, sources), WithData: cfg.UContact.WithData,
 	})
 }
 

@@ -102,7 +102,7 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	mp, err := mapping.Compile(mapping.Spec{
 		Source: name, Kind: sc.Kind, Preset: ad.Preset(), Rules: sc.Mapping,
 		Defaults: sc.Defaults, GlobalDefaults: cfg.Defaults, Region: sc.Region, When: sc.When, DNCOn: sc.DNCOn,
-		Agents: cfg.Agents.Agents, Phone: cfg.Phone,
+		Agents: cfg.Agents.Agents, Phone: cfg.Phone, DestinationOnly: sc.Dial.DialerTask(),
 	})
 	var ce *mapping.CompileError
 	switch {
@@ -123,7 +123,23 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	secrets := secretsOf(cc)
 	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win, Secrets: secrets,
 		Unauthenticated:        len(secrets) == 0 && len(cc.OrgIDs) == 0 && cc.BasicAuth == nil,
-		RequeueOnAgentNoAnswer: cfg.UContactEvents.Requeue, Cap: capRule(cfg)}, warnings, problems
+		RequeueOnAgentNoAnswer: cfg.UContactEvents.Requeue, Cap: capRule(cfg), Dial: dialPlan(sc.Dial)}, warnings, problems
+}
+
+// dialPlan compiles a source's dial settings (validated by config.Load).
+func dialPlan(d *config.Dial) *intake.DialPlan {
+	if d == nil {
+		return nil
+	}
+	dp := &intake.DialPlan{DialerTask: d.DialerTask(), Campaign: d.Campaign, Alternatives: d.Alternatives,
+		ScheduleInDialer: d.ScheduleInDialer}
+	if d.Data != "" {
+		dp.Data, _ = mapping.ParseData(d.Data)
+	}
+	if !dp.DialerTask && dp.Data == nil {
+		return nil
+	}
+	return dp
 }
 
 // secretsOf lists a source's credential values, for masking.

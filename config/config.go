@@ -38,6 +38,7 @@ type UContact struct {
 	User     string   `yaml:"user" env:"UCONTACT_USER" doc:"instead of a token: the user dialhook logs in with"`
 	Password string   `yaml:"password" env:"UCONTACT_PASSWORD" secret:"true" doc:"the password of user"`
 	Timeout  Duration `yaml:"timeout" env:"UCONTACT_TIMEOUT" default:"15s" doc:"whole AgentCall request timeout"`
+	WithData bool     `yaml:"with_data" env:"UCONTACT_WITH_DATA" default:"false" doc:"send a source's dial.data with its calls through Agents/AgentCallwithData (AgentCall on a 404)"`
 }
 
 // Configured reports whether real calls can be placed.
@@ -136,7 +137,23 @@ type Source struct {
 	// Writeback logs each call on the CRM record the webhook came from
 	// (hubspot: a Call engagement; pipedrive: a call activity).
 	Writeback *Writeback `yaml:"writeback"`
+	// Dial says how the source's leads are handed to uContact: AgentCall
+	// (default) or its dialer (DialerTask), and the data sent with them.
+	Dial *Dial `yaml:"dial"`
 }
+
+// Dial is a source's dial settings.
+type Dial struct {
+	Mode             string   `yaml:"mode"`               // agent_call (default) or dialer_task
+	Campaign         string   `yaml:"campaign"`           // dialer_task: the dialer campaign, e.g. "POWER<-"
+	Data             string   `yaml:"data"`               // a template, e.g. "crm={kind}&id={record_id}"
+	Alternatives     []string `yaml:"alternatives"`       // dialer_task: record paths of other numbers to try
+	ScheduleInDialer bool     `yaml:"schedule_in_dialer"` // dialer_task: outside the call window, hand off at once with a calldate
+}
+
+// DialerTask reports whether the source hands its leads to uContact's
+// dialer.
+func (d *Dial) DialerTask() bool { return d != nil && d.Mode == "dialer_task" }
 
 // Writeback is a source's CRM write-back.
 type Writeback struct {

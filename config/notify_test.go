@@ -80,7 +80,7 @@ notify:
     secret: whsec_not base64!
   - url: https://example.com/
 `, nil)
-	types := "event.placed, event.rejected, event.failed, event.unknown, event.agent_no_answer, call.completed, call.disposed"
+	types := "event.placed, event.rejected, event.failed, event.unknown, event.agent_no_answer, event.handed_off, call.completed, call.disposed"
 	want := []string{
 		p + `:3:5: notify[0].url: "ftp://user:xxxxx@example.com/x" must be an absolute http(s) URL such as https://example.com/hooks/dialhook`,
 		p + ":4:5: notify[0].secret: the secret's key must be 24 to 64 bytes (it has 5); `dialhook secret` prints a new one",

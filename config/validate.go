@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"dialhook/mapping"
 	"dialhook/store/redisurl"
 )
 
@@ -224,6 +225,43 @@ func (s Source) validate(r *report, name string) {
 	}
 	s.CallWindow.validate(r, key+".call_window")
 	s.validateWriteback(r, key+".writeback")
+	s.Dial.validate(r, key+".dial", s.Kind)
+}
+
+// validate checks a source's dial settings: a known mode, a campaign for
+// the dialer, a data template whose placeholders exist, record paths.
+func (d *Dial) validate(r *report, key, kind string) {
+	if d == nil {
+		return
+	}
+	if kind == "ucontact" {
+		r.add(key, "a ucontact source receives uContact's events and places no call: it has no dial settings")
+	}
+	switch d.Mode {
+	case "", "agent_call":
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"campaign", d.Campaign != ""}, {"alternatives", len(d.Alternatives) > 0}, {"schedule_in_dialer", d.ScheduleInDialer}} {
+			if k.set {
+				r.add(key+"."+k.name, "is read in mode dialer_task only (this source's mode is agent_call)")
+			}
+		}
+	case "dialer_task":
+		if strings.TrimSpace(d.Campaign) == "" {
+			r.add(key+".campaign", "must be set in mode dialer_task: the dialer campaign the lead is queued in, e.g. \"POWER<-\"")
+		}
+	default:
+		r.add(key+".mode", "%q must be agent_call (ring a named agent) or dialer_task (queue the lead in uContact's dialer)", d.Mode)
+	}
+	if _, err := mapping.ParseData(d.Data); err != nil {
+		r.add(key+".data", "%v", err)
+	}
+	for i, p := range d.Alternatives {
+		if err := mapping.CheckPath(p); err != nil {
+			r.add(fmt.Sprintf("%s.alternatives[%d]", key, i), "%v", err)
+		}
+	}
 }
 
 // validateWriteback checks a source's write-back: for the CRMs dialhook

@@ -66,6 +66,10 @@ func (d *Dispatcher) enrich(ctx context.Context, dl store.Delivery, ev *store.Ev
 	} else {
 		out = d.o.Enricher.Enrich(ctx, ev)
 	}
+	if ev.Dial != nil && ev.Dial.Mode == store.DialDialerTask {
+		// The dialer picks the agent (as intake's plan says): no pacing slot.
+		out.Params.Agent, out.Params.Phone = "", ""
+	}
 	log := d.log.With(zap.String("event_id", ev.ID), zap.String("source", ev.Source), zap.String("need", ev.Enrich.Need))
 	_, err := d.q.Enriched(ctx, dl, ev, out, d.o.Now())
 	for wait := 100 * time.Millisecond; errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil && wait < 10*time.Second; wait *= 2 {
@@ -126,15 +130,15 @@ func (d *Dispatcher) dial(ctx context.Context, dl store.Delivery, ev *store.Even
 		return
 	}
 	start := time.Now()
-	var guid uuid.UUID
+	var ans answer
 	var err error
 	if ctx.Err() == nil {
-		guid, err = d.dialer.AgentCall(ctx, ev.Params)
+		ans, err = d.place(ctx, ev)
 	} else {
 		err = fmt.Errorf("%w: shutting down before the call", ucontact.ErrConnect)
 	}
 	lat := time.Since(start)
-	out := d.outcome(ev, guid, err)
+	out := d.outcome(ev, ans, err)
 	d.m.DialTime.Observe(lat.Seconds())
 	kind := "ok"
 	if err != nil {
@@ -151,6 +155,9 @@ func (d *Dispatcher) dial(ctx context.Context, dl store.Delivery, ev *store.Even
 	if out.CallGUID != "" {
 		fields = append(fields, zap.String("call_guid", out.CallGUID), zap.Bool("dry_run", d.o.DryRun))
 	}
+	if out.State == store.HandedOff {
+		fields = append(fields, zap.String("dialer_answer", out.DialerAnswer), zap.Bool("dry_run", d.o.DryRun))
+	}
 	if err != nil {
 		fields = append(fields, zap.String("error_kind", kind), zap.Error(err))
 	}
@@ -164,7 +171,7 @@ func (d *Dispatcher) dial(ctx context.Context, dl store.Delivery, ev *store.Even
 		return
 	}
 	switch out.State {
-	case store.Placed:
+	case store.Placed, store.HandedOff:
 		d.log.Info("dial", fields...)
 	case store.Failed:
 		d.log.Error("dial", fields...)
@@ -191,11 +198,16 @@ func (d *Dispatcher) record(ctx context.Context, dl store.Delivery, ev *store.Ev
 	return err
 }
 
-// outcome turns the answer of AgentCall into the next state.
-func (d *Dispatcher) outcome(ev *store.Event, guid uuid.UUID, err error) store.Outcome {
+// outcome turns uContact's answer (AgentCall's, or DialerTask's) into the
+// next state.
+func (d *Dispatcher) outcome(ev *store.Event, ans answer, err error) store.Outcome {
 	out := store.Outcome{Agent: ev.Params.Agent, MinGap: d.o.MinGap}
-	if err == nil {
-		out.State, out.CallGUID, out.DryRun = store.Placed, guid.String(), d.o.DryRun
+	switch {
+	case err == nil && ans.handedOff:
+		out.State, out.DialerAnswer, out.DryRun = store.HandedOff, ans.raw, d.o.DryRun
+		return out
+	case err == nil:
+		out.State, out.CallGUID, out.DryRun = store.Placed, ans.guid.String(), d.o.DryRun
 		return out
 	}
 	out.Error, out.ErrorKind = err.Error(), ucontact.Classify(err)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,6 +77,7 @@ type Options struct {
 	// destination (nil: always open; in the number's own zones with
 	// timezone: destination): retries wait for it.
 	Window   func(source, destination string) *schedule.Window
+	WithData bool          // send an event's Dial.Data with AgentCallwithData
 	Enricher Enricher      // fetches what records lack (nil: such events are rejected)
 	Consumer string        // this replica's name in the consumer group
 	Poll     time.Duration // how often due events are promoted (default 250ms)
@@ -92,6 +94,9 @@ type Dispatcher struct {
 	sem    chan struct{}
 	down   *outage.Tracker
 	last   lastCall
+	// noData: uContact answered 404 to AgentCallwithData; AgentCall is
+	// used for the rest of the process (said once).
+	noData atomic.Bool
 }
 
 // New returns a Dispatcher; Run starts it.

@@ -37,6 +37,8 @@ type Source struct {
 	RequeueOnAgentNoAnswer bool
 	// Cap is limits.per_destination (nil: none), counted across sources.
 	Cap *store.CapRule
+	// Dial is how leads are handed to uContact; nil: a plain AgentCall.
+	Dial *DialPlan
 }
 
 // Planned is what dialhook decided for one normalized event, before anything
@@ -72,6 +74,8 @@ func (src *Source) plan(events []mapping.Event, now time.Time, dedupTTL time.Dur
 		out[i] = src.planOne(&events[i], now, dedupTTL, trail)
 		sub := &out[i].Submission
 		sub.Event.ID = newID(sub.DedupKey)
+		src.dialOf(sub.Event, &events[i]) // its data may name the id
+		src.scheduleInDialer(sub.Event)
 	}
 	return out
 }

@@ -25,6 +25,8 @@ type DryRunEvent struct {
 	DueAt      *time.Time        `json:"due_at,omitempty"`
 	Decisions  []string          `json:"decisions,omitempty"`
 	Fetch      string            `json:"fetch,omitempty"`
+	Dial       string            `json:"dial,omitempty"`
+	DialSpec   *store.DialSpec   `json:"dial_spec,omitempty"`
 	Warnings   []string          `json:"warnings,omitempty"`
 	Errors     map[string]string `json:"errors,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
@@ -61,6 +63,7 @@ func View(src *Source, kind string, plans []Planned) DryRunView {
 			Normalized: NormalizedView{Source: ev.Source, Kind: ev.Kind, DedupKey: ev.DedupKey, ObjectType: ev.ObjectType,
 				RecordID: ev.RecordID, Action: ev.Action, ReceivedAt: ev.ReceivedAt, Record: json.RawMessage(ev.Record)},
 			State: rec.State, DedupKey: rec.DedupKey, DueAt: rec.DueAt, Reason: rec.Error, CallWindow: p.Window,
+			Dial: dialView(rec.Dial), DialSpec: rec.Dial,
 		}
 		if ex := p.Existing; ex != nil {
 			if ex.State == store.Rejected && ex.ErrorKind == MappingFailed && !(rec.State == store.Rejected && rec.ErrorKind == MappingFailed) {
@@ -74,7 +77,7 @@ func View(src *Source, kind string, plans []Planned) DryRunView {
 			d.Normalized.Record = json.RawMessage("null")
 		}
 		if p.Result != nil {
-			d.Decisions, d.Warnings = append(p.Result.Decisions, p.Rules...), p.Result.Warnings
+			d.Decisions, d.Warnings = append(p.Result.Decisions, p.Rules...), rec.Warnings // alternatives may add some
 			if p.Result.Matched {
 				d.Params = p.Result.Params
 			}

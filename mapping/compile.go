@@ -20,6 +20,7 @@ func Compile(spec Spec) (*Mapper, error) {
 		global:   spec.GlobalDefaults,
 		phone:    spec.Phone,
 		phones:   &phoneCache{m: map[string]phoneAnswer{}},
+		destOnly: spec.DestinationOnly,
 	}
 	ce := &CompileError{Source: spec.Source}
 	add := func(key, format string, args ...any) {

@@ -39,6 +39,10 @@ type Spec struct {
 	DNCOn          string          // optional: true puts the record's destination on the do-not-call list
 	Agents         Agents
 	Phone          PhoneOptions
+	// DestinationOnly: the source hands its leads to uContact's dialer
+	// (dial.mode dialer_task), which needs only the customer's number; the
+	// other AgentCall parameters are mapped when they can be, never required.
+	DestinationOnly bool
 }
 
 // Result is the outcome of mapping one event.
@@ -71,6 +75,7 @@ type Mapper struct {
 	folded   map[string]Route // routes by lower-cased owner, for emails
 	fallback *Route
 	phones   *phoneCache // NormalizePhone answers; nil: none kept
+	destOnly bool        // Spec.DestinationOnly
 }
 
 // maxStackPaths is how many distinct paths Map looks up without allocating.
@@ -269,6 +274,9 @@ func (m *Mapper) setParam(st *mapState, i int, v, from string, k valKind, route 
 	if v == "" && i == kTech {
 		v, from = "SIP", "built-in default (AgentCall requires SIP)"
 	}
+	if v == "" && m.destOnly && i != kDestination {
+		return // the dialer does not need it
+	}
 	if v == "" {
 		if _, done := st.failed[name]; !done {
 			st.fail(name, m.missing(i))
@@ -300,6 +308,14 @@ func (m *Mapper) setParam(st *mapState, i int, v, from string, k valKind, route 
 		return
 	}
 	st.res.Params.Set(name, out)
+}
+
+// Phone normalizes a customer number read from the record as the
+// destination is (the source's region and the phone options): for
+// dial.alternatives.
+func (m *Mapper) Phone(raw string) (string, error) {
+	n, _, err := m.normalizePhone(raw)
+	return n, err
 }
 
 // phoneParam normalizes a customer number (destination, or a caller id read

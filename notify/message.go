@@ -33,6 +33,7 @@ const (
 	EventFailed        Type = "event.failed"          // dialing failed for good
 	EventUnknown       Type = "event.unknown"         // whether the call was placed is unknown
 	EventAgentNoAnswer Type = "event.agent_no_answer" // the agent did not pick up
+	EventHandedOff     Type = "event.handed_off"      // uContact's dialer took the lead (DialerTask)
 	CallCompleted      Type = "call.completed"        // uContact reported the interaction finished
 	CallDisposed       Type = "call.disposed"         // the agent categorized the call
 )
@@ -40,7 +41,7 @@ const (
 // Types returns every type, in the order the docs list them. A fresh slice
 // each time: callers may keep or change it.
 func Types() []Type {
-	return []Type{EventPlaced, EventRejected, EventFailed, EventUnknown, EventAgentNoAnswer, CallCompleted, CallDisposed}
+	return []Type{EventPlaced, EventRejected, EventFailed, EventUnknown, EventAgentNoAnswer, EventHandedOff, CallCompleted, CallDisposed}
 }
 
 // Known reports whether t is one of Types.

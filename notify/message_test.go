@@ -11,7 +11,7 @@ import (
 )
 
 func TestTypes(t *testing.T) {
-	want := []notify.Type{"event.placed", "event.rejected", "event.failed", "event.unknown", "event.agent_no_answer", "call.completed", "call.disposed"}
+	want := []notify.Type{"event.placed", "event.rejected", "event.failed", "event.unknown", "event.agent_no_answer", "event.handed_off", "call.completed", "call.disposed"}
 	if got := notify.Types(); !slices.Equal(got, want) {
 		t.Fatalf("Types() = %v, want %v", got, want)
 	}

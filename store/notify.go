@@ -17,6 +17,7 @@ const (
 	NotifyFailed        = "event.failed"
 	NotifyUnknown       = "event.unknown"
 	NotifyAgentNoAnswer = "event.agent_no_answer"
+	NotifyHandedOff     = "event.handed_off"
 	NotifyCompleted     = "call.completed"
 	NotifyDisposed      = "call.disposed"
 )
@@ -33,6 +34,8 @@ func notifyTypeOf(s State) string {
 		return NotifyFailed
 	case Unknown:
 		return NotifyUnknown
+	case HandedOff:
+		return NotifyHandedOff
 	}
 	return ""
 }

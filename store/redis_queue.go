@@ -291,6 +291,9 @@ func apply(e *Event, out Outcome, now time.Time) {
 		e.CallGUID = strings.ToLower(out.CallGUID)
 		e.DryRun = out.DryRun
 	}
+	if out.State == HandedOff {
+		e.DialerAnswer, e.DryRun = out.DialerAnswer, out.DryRun
+	}
 	e.DueAt = nil
 	if !out.DueAt.IsZero() {
 		t := out.DueAt

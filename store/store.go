@@ -23,7 +23,7 @@ import (
 // State is where an event is in its life.
 type State string
 
-// The states of an event. queued → dialing → placed | rejected | failed | unknown;
+// The states of an event. queued → dialing → placed | handed_off | rejected | failed | unknown;
 // placed → completed | agent_no_answer when uContact tells;
 // ignored, suppressed and expired events are never dialed; scheduled ones wait
 // for their call window.
@@ -43,11 +43,15 @@ const (
 	// AgentNoAnswer: uContact said the agent did not pick up
 	// (AgentRingNoAnswer, matched by agent).
 	AgentNoAnswer State = "agent_no_answer"
+	// HandedOff: uContact's dialer took the lead (Dialers/DialerTask
+	// answered something other than 0): it dials when an agent is free,
+	// and dialhook's part is over. The answer is in DialerAnswer.
+	HandedOff State = "handed_off"
 )
 
 // States lists every state.
 var States = []State{Queued, Scheduled, Dialing, Placed, Rejected, Failed, Unknown, Ignored, Suppressed, Expired, Completed, AgentNoAnswer,
-	Blocked, Capped}
+	Blocked, Capped, HandedOff}
 
 // Final reports whether nothing more will happen to an event on its own.
 func (s State) Final() bool {
@@ -125,6 +129,34 @@ type Event struct {
 	// Notifications are the notify deliveries tried for it (Get answers
 	// them; List does not).
 	Notifications []NotifyAttempt `json:"notifications,omitempty"`
+	// Dial, when set, says how the call is handed to uContact other than
+	// by a plain AgentCall (see DialSpec).
+	Dial *DialSpec `json:"dial,omitempty"`
+	// DialerAnswer is what Dialers/DialerTask answered (at most 200
+	// bytes), for an event handed off to uContact's dialer.
+	DialerAnswer string `json:"dialer_answer,omitempty"`
+}
+
+// The dial modes of DialSpec.Mode.
+const (
+	DialAgentCall  = "agent_call"
+	DialDialerTask = "dialer_task"
+)
+
+// DialSpec is how an event's call is handed to uContact, decided when the
+// event is planned: Mode DialerTask queues the lead in uContact's dialer
+// (Campaign, Alternatives, CallDate); Data goes with the call either way
+// (AgentCallwithData for an AgentCall). The store keeps it opaque: the
+// dispatcher reads it.
+type DialSpec struct {
+	Mode         string `json:"mode"`
+	Campaign     string `json:"campaign,omitempty"`
+	Data         string `json:"data,omitempty"`
+	Alternatives string `json:"alternatives,omitempty"`
+	// CallDate is when uContact's dialer is to call (a lead that arrived
+	// outside its call window, with schedule_in_dialer): the local time of
+	// the window's opening, "YYYY-MM-DD HH:MM:SS"; "" for now.
+	CallDate string `json:"call_date,omitempty"`
 }
 
 // Enrich is what an event's record lacks and where to fetch it. The store
@@ -219,12 +251,14 @@ type Delivery struct {
 
 // Outcome is what a worker learned; Finish records it.
 type Outcome struct {
-	State     State // Placed, Rejected, Failed, Unknown, or Queued/Scheduled with DueAt (retry, window)
-	CallGUID  string
-	DryRun    bool
-	Error     string
-	ErrorKind string
-	DueAt     time.Time
+	State    State // Placed, HandedOff, Rejected, Failed, Unknown, or Queued/Scheduled with DueAt (retry, window)
+	CallGUID string
+	// DialerAnswer is DialerTask's answer, for HandedOff.
+	DialerAnswer string
+	DryRun       bool
+	Error        string
+	ErrorKind    string
+	DueAt        time.Time
 	// Agent, when set, is released (with MinGap) as the call ends.
 	Agent  string
 	MinGap time.Duration

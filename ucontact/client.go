@@ -1,8 +1,10 @@
 // Package ucontact is the client for uContact's AgentCall API: it asks
-// uContact to ring an agent and, once the agent answers, dial the customer.
+// uContact to ring an agent and, once the agent answers, dial the customer
+// (AgentCall, or AgentCallwithData with data for the agent's screen), or
+// to queue a lead in its dialer for any free agent (DialerTask).
 //
-// It is the only code in dialhook that knows the AgentCall wire format
-// (endpoint, form fields, Basic token, the GUID-or-"0" answer) and the
+// It is the only code in dialhook that knows these wire formats
+// (endpoints, form fields, Basic token, the GUID-or-"0" answer) and the
 // getUserToken login. It places calls and nothing else: no retries, no
 // queuing, no logging. Instead every failure is a typed error (see
 // errors.go) that says whether repeating the call is safe; Retryable and
@@ -15,9 +17,7 @@
 package ucontact
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -188,46 +188,65 @@ func newTransport() *http.Transport {
 // ErrLoginFailed; only ErrUnavailable and ErrConnect are safe to retry
 // (see Retryable).
 func (c *Client) AgentCall(ctx context.Context, p Params) (uuid.UUID, error) {
+	return c.agentCall(ctx, "agentcall", agentCallPath, p, "")
+}
+
+// agentCall is AgentCall, or AgentCallwithData when data is not empty.
+func (c *Client) agentCall(ctx context.Context, op, path string, p Params, data string) (uuid.UUID, error) {
 	if p.Tech == "" { // p is a copy: the caller's struct is untouched
 		p.Tech = defaultTech
 	}
-	body := p.Form().Encode()
-
-	tok, gen, err := c.session(ctx, false, 0)
+	form := p.Form()
+	if data != "" {
+		form.Set("data", data)
+	}
+	body, tok, err := c.exchange(ctx, op, path, form.Encode())
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("ucontact: agentcall: %w", err)
+		return uuid.Nil, err
 	}
-	id, err := c.agentCall(ctx, tok, body)
-	if err == nil || c.static != "" || !isStatus(err, http.StatusUnauthorized) {
-		return id, err
-	}
-	// Our token was refused: a 401 means the call was not placed, so log in
-	// again (once, shared with concurrent callers) and retry once.
-	tok, _, err = c.session(ctx, true, gen)
+	id, err := parseAnswer(http.StatusOK, body, c.secrets(tok)...)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("ucontact: agentcall: after 401: %w", err)
+		return uuid.Nil, fmt.Errorf("ucontact: %s: %w", op, err)
 	}
-	return c.agentCall(ctx, tok, body)
+	return id, nil
 }
 
-func (c *Client) agentCall(ctx context.Context, tok, body string) (uuid.UUID, error) {
-	ans, err := c.post(ctx, agentCallPath, body, tok)
+// exchange posts a form that asks uContact to place a call and returns
+// the body of its 2xx answer, and the token sent. When the client logs in
+// itself, a 401 (the call was not placed) logs in again, once, shared with
+// concurrent callers, and sends the form once more. Errors are prefixed
+// "ucontact: op: ".
+func (c *Client) exchange(ctx context.Context, op, path, form string) ([]byte, string, error) {
+	tok, gen, err := c.session(ctx, false, 0)
+	if err != nil {
+		return nil, "", fmt.Errorf("ucontact: %s: %w", op, err)
+	}
+	body, err := c.send(ctx, op, path, tok, form)
+	if err == nil || c.static != "" || !isStatus(err, http.StatusUnauthorized) {
+		return body, tok, err
+	}
+	if tok, _, err = c.session(ctx, true, gen); err != nil {
+		return nil, "", fmt.Errorf("ucontact: %s: after 401: %w", op, err)
+	}
+	body, err = c.send(ctx, op, path, tok, form)
+	return body, tok, err
+}
+
+// send posts form once; see exchange.
+func (c *Client) send(ctx context.Context, op, path, tok, form string) ([]byte, error) {
+	ans, err := c.post(ctx, path, form, tok)
 	if err != nil {
 		// Not sent: ErrConnect. Sent without a complete answer: the call
 		// may have been placed.
-		return uuid.Nil, fmt.Errorf("ucontact: agentcall: %w", err.classify(ErrOutcomeUnknown))
+		return nil, fmt.Errorf("ucontact: %s: %w", op, err.classify(ErrOutcomeUnknown))
 	}
 	switch s := ans.status; {
 	case s >= 200 && s <= 299:
-		id, err := parseAnswer(s, ans.body, c.secrets(tok)...)
-		if err != nil {
-			return uuid.Nil, fmt.Errorf("ucontact: agentcall: %w", err)
-		}
-		return id, nil
+		return ans.body, nil
 	case isUnauthorizedStatus(s) || isUnavailableStatus(s):
-		return uuid.Nil, fmt.Errorf("ucontact: agentcall: %w", ans.statusError())
+		return nil, fmt.Errorf("ucontact: %s: %w", op, ans.statusError())
 	default:
-		return uuid.Nil, fmt.Errorf("ucontact: agentcall: %w", unexpected(s, ans.body, c.secrets(tok)...))
+		return nil, fmt.Errorf("ucontact: %s: %w", op, unexpected(s, ans.body, c.secrets(tok)...))
 	}
 }
 
@@ -320,69 +339,6 @@ func (c *Client) login(ctx context.Context) (string, error) {
 	default:
 		return "", fmt.Errorf("login: %w", unexpected(s, ans.body, c.password))
 	}
-}
-
-// parseLoginAnswer reads getUserToken's answer: a JSON list whose last item
-// is the token, or 0 for bad credentials.
-func parseLoginAnswer(status int, body []byte, secrets ...string) (string, error) {
-	b := bytes.TrimSpace(body)
-	if string(b) == "0" || string(b) == `"0"` {
-		return "", ErrLoginFailed
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(b, &items); err != nil || len(items) == 0 {
-		return "", unexpected(status, body, secrets...)
-	}
-	var tok string
-	if err := json.Unmarshal(items[len(items)-1], &tok); err != nil {
-		return "", unexpected(status, body, secrets...)
-	}
-	tok = strings.TrimSpace(tok)
-	if tok == "" || tok == "0" {
-		return "", ErrLoginFailed
-	}
-	if !validToken(tok) {
-		// Not echoing the body: it holds what may be a token.
-		return "", &UnexpectedAnswerError{Status: status, Body: "(token with spaces or control characters)"}
-	}
-	return tok, nil
-}
-
-// ParseAnswer interprets the body of a 2xx AgentCall answer: a GUID (blanks
-// around it, or JSON quotes, are ignored) is the call's id; "0" is
-// ErrRejected; anything else, including the nil GUID, is an
-// *UnexpectedAnswerError with Status 200.
-func ParseAnswer(body []byte) (uuid.UUID, error) {
-	return parseAnswer(http.StatusOK, body)
-}
-
-func parseAnswer(status int, body []byte, secrets ...string) (uuid.UUID, error) {
-	b := bytes.TrimSpace(body)
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
-		b = bytes.TrimSpace(b[1 : len(b)-1])
-	}
-	if len(b) == 1 && b[0] == '0' {
-		return uuid.Nil, ErrRejected
-	}
-	if id, err := uuid.ParseBytes(b); err == nil && id != uuid.Nil {
-		return id, nil
-	}
-	return uuid.Nil, unexpected(status, body, secrets...)
-}
-
-// unexpected builds an *UnexpectedAnswerError, removing every secret from
-// the body before cutting it (so no prefix of a secret survives the cut).
-func unexpected(status int, body []byte, secrets ...string) *UnexpectedAnswerError {
-	s := string(body)
-	if len(s) > maxAnswer {
-		s = s[:maxAnswer]
-	}
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	return &UnexpectedAnswerError{Status: status, Body: truncateUTF8(s, maxBodyInError)}
 }
 
 // secrets lists what must never appear in an error: the token in use and

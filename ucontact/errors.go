@@ -120,7 +120,7 @@ func Retryable(err error) bool {
 
 // Classify returns a short, stable kind for logs and metrics labels: "ok",
 // "rejected", "unexpected", "unauthorized", "unavailable", "connect",
-// "unknown", "login_failed", or "error" for anything else.
+// "unknown", "login_failed", "no_resource", or "error" for anything else.
 func Classify(err error) string {
 	switch {
 	case err == nil:
@@ -139,6 +139,8 @@ func Classify(err error) string {
 		return "unavailable"
 	case errors.Is(err, ErrConnect):
 		return "connect"
+	case errors.Is(err, ErrNoResource):
+		return "no_resource"
 	}
 	return "error"
 }
