@@ -122,7 +122,9 @@ func (s *Server) logWebhook(log *zap.Logger, start time.Time, rp reply) {
 		fields = append(fields, zap.String("scheme", rp.scheme))
 	}
 	switch rp.outcome {
-	case "queued", "scheduled", "duplicate", "ignored", "suppressed", "placed", "dry_run", "batch":
+	case "queued", "scheduled", "duplicate", "ignored", "suppressed", "placed", "dry_run", "batch",
+		"blocked", "capped", // a calling rule did its job (the reason says which)
+		"completed", "disposed", "recorded", "agent_no_answer", "requeued": // uContact's call events
 		log.Info("webhook", fields...)
 	default:
 		log.Warn("webhook", fields...)
@@ -255,7 +257,7 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 		return rp, c.JSON(rp.status, map[string]any{"status": "accepted", "events": answers})
 	}
 	ans := answers[0]
-	if ans.MappingRejected || ans.Status == string(store.Expired) {
+	if ans.MappingRejected || ans.Status == string(store.Expired) || ans.Status == string(store.Blocked) || ans.Status == string(store.Capped) {
 		rp.reason, rp.fields = ans.Reason, ans.Fields
 		if ans.Status == "duplicate" {
 			rp.outcome = "rejected" // a duplicate of a rejection that still does not map

@@ -55,8 +55,8 @@ func answerFor(a store.Accepted, planned *store.Event) Answer {
 	case e.State == store.Rejected:
 		ans.Reason, ans.Fields = e.Error, e.Fields
 		ans.MappingRejected = e.ErrorKind == MappingFailed
-	case e.State == store.Expired:
-		ans.Reason = e.Error
+	case e.State == store.Expired, e.State == store.Blocked, e.State == store.Capped:
+		ans.Reason = e.Error // which rule, and why
 	}
 	return ans
 }
