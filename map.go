@@ -54,7 +54,7 @@ func mapCommand(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	h := http.Header{}
 	if contentType == "" {
-		contentType = guessType(body)
+		contentType = crm.GuessContentType(body)
 	}
 	h.Set("Content-Type", contentType)
 	req := &crm.Request{Method: http.MethodPost, URL: &url.URL{Path: "/webhooks/" + source}, Host: "localhost", Header: h, Body: body, Now: time.Now()}
@@ -141,19 +141,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
-}
-
-func guessType(body []byte) string {
-	for _, b := range body {
-		switch b {
-		case ' ', '\n', '\r', '\t':
-			continue
-		case '<':
-			return "text/xml"
-		case '{', '[':
-			return "application/json"
-		}
-		break
-	}
-	return "application/x-www-form-urlencoded"
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"dialhook/mapping"
 	"dialhook/store"
 )
 
@@ -38,7 +39,7 @@ func (c *Console) dncPage(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "dnc", "Do-not-call list", v)
 		return
 	}
-	entries, next, err := d.DNCList(r.Context(), digits(v.Prefix), q.Get("after"), dncPage)
+	entries, next, err := d.DNCList(r.Context(), mapping.Digits(v.Prefix), q.Get("after"), dncPage)
 	if err != nil {
 		c.storeFailed(w, r, err)
 		return
@@ -78,14 +79,4 @@ func (c *Console) dncChange(w http.ResponseWriter, r *http.Request) {
 	c.log.Info("do-not-call list changed", zap.String("number", n), zap.String("action", r.PostForm.Get("action")),
 		zap.String("client", "console "+clientAddr(r)), zap.Time("at", time.Now()))
 	http.Redirect(w, r, "/ui/dnc?prefix="+url.QueryEscape(n)+"&msg="+url.QueryEscape(msg), http.StatusSeeOther)
-}
-
-func digits(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
 }

@@ -102,7 +102,7 @@ func (c *Console) playground(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ct == "" {
-		ct = guessType(body)
+		ct = crm.GuessContentType([]byte(body))
 	}
 	h := http.Header{}
 	h.Set("Content-Type", ct)
@@ -141,21 +141,4 @@ func headerValue(h map[string]string, name string) string {
 		}
 	}
 	return ""
-}
-
-// guessType is the content type of a pasted body, as `dialhook map`
-// guesses it.
-func guessType(body string) string {
-	for _, b := range []byte(body) {
-		switch b {
-		case ' ', '\n', '\r', '\t':
-			continue
-		case '<':
-			return "text/xml"
-		case '{', '[':
-			return "application/json"
-		}
-		break
-	}
-	return "application/x-www-form-urlencoded"
 }

@@ -50,6 +50,24 @@ func RequestOf(method, target string, headers map[string]string, body []byte, no
 	return &Request{Method: method, URL: u, Header: h, Body: body, Now: now}, nil
 }
 
+// GuessContentType is the content type of a body given without one (a
+// file for `dialhook map`, a body pasted in the console's playground):
+// XML, JSON, else a form.
+func GuessContentType(body []byte) string {
+	for _, b := range body {
+		switch b {
+		case ' ', '\n', '\r', '\t':
+			continue
+		case '<':
+			return "text/xml"
+		case '{', '[':
+			return "application/json"
+		}
+		break
+	}
+	return "application/x-www-form-urlencoded"
+}
+
 // BasicAuth holds HTTP Basic credentials (Pipedrive).
 type BasicAuth struct {
 	User     string `yaml:"user"`

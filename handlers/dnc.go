@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"dialhook/mapping"
 	"dialhook/store"
 )
 
@@ -89,7 +90,7 @@ func (s *Server) listDNC(c echo.Context) error {
 			return newError(http.StatusBadRequest, "bad_limit", "limit must be 1 to 1000")
 		}
 	}
-	entries, next, err := d.DNCList(c.Request().Context(), digitsOnly(c.QueryParam("prefix")), c.QueryParam("after"), limit)
+	entries, next, err := d.DNCList(c.Request().Context(), mapping.Digits(c.QueryParam("prefix")), c.QueryParam("after"), limit)
 	if err != nil {
 		return storeError(err, "the do-not-call list")
 	}
@@ -97,15 +98,6 @@ func (s *Server) listDNC(c echo.Context) error {
 		entries = []store.DNCEntry{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"numbers": entries, "next": next})
-}
-
-func digitsOnly(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
 }
 
 // importDNC answers POST /dnc/import: a CSV (or one number per line)
@@ -133,7 +125,7 @@ func (s *Server) importDNC(c echo.Context) error {
 			return newError(http.StatusBadRequest, "bad_csv", fmt.Sprintf("line %d: %v", line, err))
 		}
 		raw := strings.TrimSpace(rec[0])
-		if raw == "" || (line == 1 && digitsOnly(raw) == "") {
+		if raw == "" || (line == 1 && mapping.Digits(raw) == "") {
 			continue // a blank line, or a header
 		}
 		n, err := s.normalize(raw)

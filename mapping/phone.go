@@ -103,7 +103,7 @@ func NormalizePhone(raw, region string, opts PhoneOptions) (number string, warni
 	case FormatE164:
 		number = phonenumbers.Format(num, phonenumbers.E164)
 	case FormatNational:
-		number = digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+		number = Digits(phonenumbers.Format(num, phonenumbers.NATIONAL))
 	default:
 		number = phonenumbers.Format(num, phonenumbers.E164)[1:]
 	}
@@ -130,7 +130,7 @@ func parsePhone(raw, s, region string) (*phonenumbers.PhoneNumber, error) {
 		why := parseReason(perr)
 		if errors.Is(perr, phonenumbers.ErrNotANumber) {
 			// phonenumbers calls "+12" not a number; for a person it is too short.
-			if d := len(digitsOnly(s)); d > 0 && d < 4 && strings.IndexFunc(s, isLetter) < 0 {
+			if d := len(Digits(s)); d > 0 && d < 4 && strings.IndexFunc(s, isLetter) < 0 {
 				why = "too short"
 			}
 		}
@@ -165,12 +165,14 @@ func international(s string) string {
 		// Extensions ("ext. 12") and vanity letters: keep the text for the parser.
 		return "+" + s
 	}
-	return "+" + digitsOnly(s)
+	return "+" + Digits(s)
 }
 
 func isLetter(r rune) bool { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') }
 
-func digitsOnly(s string) string {
+// Digits keeps the digits of s ("+598 99-123" → "59899123"); s itself when
+// it has nothing else.
+func Digits(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func (m *Memory) countAttempt(s *Submission, c CapRule) bool {
 			delete(seen, k)
 		}
 	}
-	key := cmpOr(s.DedupKey, s.Event.ID)
+	key := cmp.Or(s.DedupKey, s.Event.ID)
 	if _, ok := seen[key]; ok {
 		return true
 	}
@@ -57,13 +58,6 @@ func (m *Memory) countAttempt(s *Submission, c CapRule) bool {
 	}
 	seen[key] = now
 	return true
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // DNCAdd implements DNC.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -89,16 +90,16 @@ func (r *Redis) DNCGet(ctx context.Context, number string) (*DNCEntry, error) {
 
 // DNCList implements DNC.
 func (r *Redis) DNCList(ctx context.Context, prefix, after string, limit int) ([]DNCEntry, string, error) {
-	min := "[" + prefix
+	from := "[" + prefix
 	if after != "" && after >= prefix {
-		min = "(" + after
+		from = "(" + after
 	}
-	nums, err := r.rdb.ZRangeByLex(ctx, r.k.dncIdx(), &redis.ZRangeBy{Min: min, Max: "[" + prefix + "\xff", Count: int64(limit) + 1}).Result()
+	nums, err := r.rdb.ZRangeByLex(ctx, r.k.dncIdx(), &redis.ZRangeBy{Min: from, Max: "[" + prefix + "\xff", Count: int64(limit) + 1}).Result()
 	if err != nil {
 		return nil, "", r.wrap(err)
 	}
 	more := len(nums) > limit
-	nums = nums[:min2(len(nums), limit)]
+	nums = nums[:min(len(nums), limit)]
 	if len(nums) == 0 {
 		return nil, "", nil
 	}
@@ -118,13 +119,6 @@ func (r *Redis) DNCList(ctx context.Context, prefix, after string, limit int) ([
 		return out, nums[len(nums)-1], nil
 	}
 	return out, "", nil
-}
-
-func min2(a, b int) int {
-	if a < b {
-		return a
-	}
-	return b
 }
 
 // applyRules turns a dialable submission Blocked or Capped, before its
@@ -149,7 +143,7 @@ func (r *Redis) applyRules(ctx context.Context, s *Submission) error {
 		}
 	}
 	if c := s.Cap; c != nil && c.Max > 0 {
-		member := cmpOr(s.DedupKey, s.Event.ID)
+		member := cmp.Or(s.DedupKey, s.Event.ID)
 		ok, err := capScript.Run(ctx, r.rdb, []string{r.k.capKey(s.Destination)}, ms(time.Now()), c.Per.Milliseconds(), c.Max, member).Int()
 		if err != nil {
 			return r.wrap(err)
