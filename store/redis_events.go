@@ -282,10 +282,18 @@ func (r *Redis) Get(ctx context.Context, id string) (*Event, error) {
 		}
 		return nil, ErrNotFound
 	}
-	vals, err := r.rdb.HMGet(ctx, sk.ev(id), slices.Concat(recordFields, []string{fReq})...).Result()
-	if err != nil {
+	// The record and, when notifications are on, its attempts: one round
+	// trip (one slot).
+	pipe := r.rdb.Pipeline()
+	rec := pipe.HMGet(ctx, sk.ev(id), slices.Concat(recordFields, []string{fReq})...)
+	var notes *redis.StringSliceCmd
+	if r.notify {
+		notes = pipe.LRange(ctx, sk.notifs(id), 0, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, r.wrap(err)
 	}
+	vals := rec.Val()
 	e, err := decode(vals[:len(recordFields)])
 	if err != nil {
 		return nil, err
@@ -296,8 +304,8 @@ func (r *Redis) Get(ctx context.Context, id string) (*Event, error) {
 			e.Request = &req
 		}
 	}
-	if r.notify {
-		e.Notifications = r.attempts(ctx, id)
+	if notes != nil {
+		e.Notifications = decodeAttempts(notes.Val())
 	}
 	return e, nil
 }

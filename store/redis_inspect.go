@@ -31,10 +31,12 @@ func (r *Redis) Search(ctx context.Context, q string, limit int) ([]*Event, erro
 			out = append(out, e)
 		}
 	}
-	if e, err := r.Get(ctx, q); err == nil {
-		add(e)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
+	if _, isID := r.k.of(q); isID { // else Get would only ping
+		if e, err := r.Get(ctx, q); err == nil {
+			add(e)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
 	}
 	if e, err := r.GetByGUID(ctx, q); err == nil {
 		add(e)

@@ -145,13 +145,9 @@ func (r *Redis) RecordAttempt(ctx context.Context, eventID string, a NotifyAttem
 	return r.wrap(err)
 }
 
-// attempts reads the notification attempts of an event.
-func (r *Redis) attempts(ctx context.Context, id string) []NotifyAttempt {
-	sk, _ := r.k.of(id)
-	docs, err := r.rdb.LRange(ctx, sk.notifs(id), 0, -1).Result()
-	if err != nil {
-		return nil
-	}
+// decodeAttempts reads an event's notification attempts as kept by
+// RecordAttempt (one that does not decode is left out).
+func decodeAttempts(docs []string) []NotifyAttempt {
 	var out []NotifyAttempt
 	for _, d := range docs {
 		var a NotifyAttempt

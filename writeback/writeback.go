@@ -35,11 +35,6 @@ func summary(t notify.Type, ev *store.Event) crmapi.CallSummary {
 	return crmapi.CallSummary{Agent: ev.Params.Agent, Destination: ev.Params.Destination, GUID: ev.CallGUID, Outcome: outcomeOf(t, ev)}
 }
 
-// wanted: what a write-back acts on.
-func wanted(t notify.Type) bool {
-	return t == notify.EventPlaced || t == notify.CallCompleted || t == notify.EventAgentNoAnswer
-}
-
 // refOf is the id the hook named name created for ev, from the attempts
 // recorded on it ("" when none yet).
 func refOf(ev *store.Event, name string) string {
@@ -70,18 +65,23 @@ func attempt(start time.Time, err error) notify.Attempt {
 	return a
 }
 
-// HubSpot writes Call engagements.
-type HubSpot struct {
-	Source string // the source whose events it writes back
-	API    *crmapi.HubSpot
-}
+// Source is what every write-back hook is: the source whose events it
+// writes back.
+type Source string
 
 // Name implements dispatch.Hook.
-func (h *HubSpot) Name() string { return "writeback:" + h.Source }
+func (s Source) Name() string { return "writeback:" + string(s) }
 
-// Wants implements dispatch.Hook.
-func (h *HubSpot) Wants(t notify.Type, ev *store.Event) bool {
-	return ev.Source == h.Source && wanted(t)
+// Wants implements dispatch.Hook: the source's placed calls and their
+// outcomes.
+func (s Source) Wants(t notify.Type, ev *store.Event) bool {
+	return ev.Source == string(s) && (t == notify.EventPlaced || t == notify.CallCompleted || t == notify.EventAgentNoAnswer)
+}
+
+// HubSpot writes Call engagements.
+type HubSpot struct {
+	Source
+	API *crmapi.HubSpot
 }
 
 // Deliver implements dispatch.Hook: the call is created when placed (as
@@ -110,16 +110,8 @@ func (h *HubSpot) Deliver(ctx context.Context, t notify.Type, ev *store.Event) (
 
 // Pipedrive writes call activities.
 type Pipedrive struct {
-	Source string
-	API    *crmapi.Pipedrive
-}
-
-// Name implements dispatch.Hook.
-func (p *Pipedrive) Name() string { return "writeback:" + p.Source }
-
-// Wants implements dispatch.Hook.
-func (p *Pipedrive) Wants(t notify.Type, ev *store.Event) bool {
-	return ev.Source == p.Source && wanted(t)
+	Source
+	API *crmapi.Pipedrive
 }
 
 // Deliver implements dispatch.Hook: an open call activity when placed,
