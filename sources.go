@@ -120,7 +120,7 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 	if sc.CallWindow != nil {
 		win, _ = sc.CallWindow.Compile()
 	}
-	secrets := secretsOf(cc)
+	secrets := secretsOf(sc)
 	return &intake.Source{Name: name, Adapter: ad, Mapper: mp, Cooldown: sc.Cooldown.D(), Window: win, Secrets: secrets,
 		Unauthenticated:        len(secrets) == 0 && len(cc.OrgIDs) == 0 && cc.BasicAuth == nil,
 		RequeueOnAgentNoAnswer: cfg.UContactEvents.Requeue, Cap: capRule(cfg), Dial: dialPlan(sc.Dial)}, warnings, problems
@@ -142,19 +142,11 @@ func dialPlan(d *config.Dial) *intake.DialPlan {
 	return dp
 }
 
-// secretsOf lists a source's credential values, for masking.
-func secretsOf(cc crm.Config) []string {
-	out := []string{cc.Secret, cc.APIKey}
-	if cc.BasicAuth != nil {
-		out = append(out, cc.BasicAuth.Password)
-	}
-	for _, v := range cc.AuthHeaders {
-		out = append(out, v)
-	}
-	for _, v := range cc.AuthQuery {
-		out = append(out, v)
-	}
-	return slices.DeleteFunc(out, func(s string) bool { return len(s) < 4 })
+// secretsOf lists a source's credential values, for masking in what is
+// kept of its requests (values under 4 characters would mask ordinary
+// text).
+func secretsOf(sc config.Source) []string {
+	return slices.DeleteFunc(sc.Credentials(), func(s string) bool { return len(s) < 4 })
 }
 
 // located writes a problem as config.Load does: "FILE:LINE:COL: KEY: msg"

@@ -101,6 +101,7 @@ func credentialNames(sc config.Source) []string {
 	add(len(sc.AuthHeaders) > 0, "auth_headers")
 	add(len(sc.AuthQuery) > 0, "auth_query")
 	add(sc.APIKey != "", "api_key")
+	add(sc.Writeback != nil && sc.Writeback.Token != "", "writeback.token")
 	return out
 }
 
@@ -138,16 +139,10 @@ func configSecrets(cfg *config.Config) []string {
 		out = append(out, p)
 	}
 	for _, sc := range cfg.Sources {
-		out = append(out, sc.Secret, sc.APIKey)
-		if sc.BasicAuth != nil {
-			out = append(out, sc.BasicAuth.Password)
-		}
-		for _, v := range sc.AuthHeaders {
-			out = append(out, v)
-		}
-		for _, v := range sc.AuthQuery {
-			out = append(out, v)
-		}
+		out = append(out, sc.Credentials()...)
+	}
+	for _, n := range cfg.Notify {
+		out = append(out, n.Secret)
 	}
 	return out
 }

@@ -29,10 +29,13 @@ sources:
     kind: hubspot
     secret: hs-secret-value-222
     cooldown: 10m
+    writeback: {token: pat-writeback-token-444}
   pd:
     kind: pipedrive
     basic_auth: {user: dialhook, password: pd-password-333}
     when: 'priority == "high"'
+notify:
+  - {name: flow, url: "https://example.com/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +60,14 @@ sources:
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /ui/sources: %d %s", rec.Code, body)
 	}
-	for _, want := range []string{"hs <small>hubspot</small>", "pd <small>pipedrive</small>", "set: secret", "set: basic_auth",
+	for _, want := range []string{"hs <small>hubspot</small>", "pd <small>pipedrive</small>", "set: secret", "set: basic_auth", "writeback.token",
 		"mon, fri 09:00–18:00 America/Montevideo", "<dd>10m</dd>", "http://example.com/webhooks/hs"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the sources page lacks %q", want)
 		}
 	}
-	for _, secret := range []string{"uc-token-secret-111", "hs-secret-value-222", "pd-password-333"} {
+	for _, secret := range []string{"uc-token-secret-111", "hs-secret-value-222", "pd-password-333", "pat-writeback-token-444",
+		"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"} {
 		if strings.Contains(body, secret) {
 			t.Errorf("the sources page shows %q", secret)
 		}

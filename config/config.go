@@ -13,6 +13,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -154,6 +155,25 @@ type Dial struct {
 // DialerTask reports whether the source hands its leads to uContact's
 // dialer.
 func (d *Dial) DialerTask() bool { return d != nil && d.Mode == "dialer_task" }
+
+// Credentials are the values of every credential the source is configured
+// with (empty ones left out): for masking them wherever they could show.
+func (s Source) Credentials() []string {
+	out := []string{s.Secret, s.APIKey}
+	if s.BasicAuth != nil {
+		out = append(out, s.BasicAuth.Password)
+	}
+	for _, v := range s.AuthHeaders {
+		out = append(out, v)
+	}
+	for _, v := range s.AuthQuery {
+		out = append(out, v)
+	}
+	if s.Writeback != nil {
+		out = append(out, s.Writeback.Token)
+	}
+	return slices.DeleteFunc(out, func(v string) bool { return v == "" })
+}
 
 // Writeback is a source's CRM write-back.
 type Writeback struct {
