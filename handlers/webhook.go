@@ -257,7 +257,7 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 		return rp, c.JSON(rp.status, map[string]any{"status": "accepted", "events": answers})
 	}
 	ans := answers[0]
-	if ans.MappingRejected || ans.Status == string(store.Expired) || ans.Status == string(store.Blocked) || ans.Status == string(store.Capped) {
+	if ans.Reason != "" { // intake says why whenever an event will not be dialed
 		rp.reason, rp.fields = ans.Reason, ans.Fields
 		if ans.Status == "duplicate" {
 			rp.outcome = "rejected" // a duplicate of a rejection that still does not map
