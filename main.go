@@ -1,5 +1,10 @@
 // Command dialhook turns "call this lead" webhooks from CRMs into uContact
 // AgentCall calls, placed once per event, with the call GUID recorded.
+//
+// The files of this package wire the others together (cli.go, serve.go,
+// map.go, sources.go, notifier.go, healthcheck.go, ui.go). They must not
+// hold a rule of their own: what a webhook means is intake's, what is stored
+// is store's, how a call is placed is dispatch's and ucontact's.
 package main
 
 import (

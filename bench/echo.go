@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labstack/echo/v4"
+	"dialhook/handlers"
 )
 
 // echoEnv, when set to an address, makes this program the bare Echo server
@@ -19,24 +18,16 @@ import (
 // the baseline runs in a process of its own, like dialhook.
 const echoEnv = "DIALHOOK_BENCH_ECHO"
 
-// serveEcho is the baseline: Echo with one route that reads the whole body
-// and answers 202, and nothing else (no middleware, no logging).
+// serveEcho serves the baseline (handlers.Baseline: Echo with one route that
+// reads the whole body and answers 202, nothing else) under the same server
+// settings as dialhook's.
 func serveEcho(addr string) error {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.POST("/webhooks/:source", func(c echo.Context) error {
-		if _, err := io.ReadAll(c.Request().Body); err != nil {
-			return err
-		}
-		return c.NoContent(http.StatusAccepted)
-	})
-	e.GET("/healthz", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	// The same server settings as dialhook's.
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := &http.Server{Handler: handlers.Baseline(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {

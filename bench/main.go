@@ -20,6 +20,9 @@
 // (Redis accounting), stores.go (with pair.go, the private master and
 // replica it starts) and report.go; run.go starts the servers and runs the
 // steps in order.
+//
+// It must not: spell a Redis key (it asks store and store/redisinspect),
+// import Echo (its baseline is handlers.Baseline), or run as part of go test.
 package main
 
 import (

@@ -77,7 +77,7 @@ func (c *Console) redial(w http.ResponseWriter, r *http.Request) {
 		if now != nil {
 			state = now.State
 		}
-		v.Blocked = onlyFinalFailures + "; this one is " + string(state) + "."
+		v.Blocked = onlyFinalFailures(state)
 	case errors.Is(err, store.ErrNotFound):
 		c.fail(w, r, http.StatusNotFound, "The event is gone (it outlived the retention).")
 		return

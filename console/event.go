@@ -187,8 +187,13 @@ func paramRows(rec ucontact.Params, mapped *ucontact.Params) []paramRow {
 const (
 	notRedialable = "Its mapping failed, so it has no complete call parameters. Fix the data or the mapping and send the event again " +
 		"(same event id): it is mapped again and, if it maps now, dialed once. Or replay it after fixing the mapping."
-	onlyFinalFailures = "Only an event in state unknown, failed or rejected (or placed by a dry run) can be redialed"
 )
+
+// onlyFinalFailures says the store's redial rule as a sentence, with the
+// event's state.
+func onlyFinalFailures(s store.State) string {
+	return strings.ToUpper(store.RedialRule[:1]) + store.RedialRule[1:] + "; this one is " + string(s) + "."
+}
 
 func redialNote(ev *store.Event) string {
 	err := store.RedialableEvent(ev)
@@ -196,7 +201,7 @@ func redialNote(ev *store.Event) string {
 	case errors.Is(err, store.ErrNotRedialable):
 		return notRedialable
 	case err != nil:
-		return onlyFinalFailures + "; this one is " + string(ev.State) + "."
+		return onlyFinalFailures(ev.State)
 	}
 	return ""
 }

@@ -225,7 +225,7 @@ func (s *Server) redial(c echo.Context) error {
 		// destination): dialing them would call nobody, or the wrong number.
 		return newError(http.StatusConflict, "not_redialable", "the event's mapping failed, so it has no complete call parameters; fix the data or the mapping and send the event again (same event id): it is mapped again and, if it maps now, dialed once")
 	case errors.Is(err, store.ErrConflict):
-		msg := "only an event in state unknown, failed or rejected can be redialed"
+		msg := store.RedialRule
 		if e != nil {
 			msg += "; this one is " + string(e.State)
 		}

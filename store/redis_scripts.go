@@ -33,12 +33,18 @@ const (
 var recordFields = []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fDupAt}
 
 // luaLib is prepended to every script: F names the fields, RECORD lists
-// recordFields, record() reads them, ack() acknowledges a queue entry.
+// recordFields, record() reads them, REDIAL is the set of redialFrom
+// (the states a redial may start from), move() changes an event's index and
+// opt() reads an optional key.
 var luaLib = func() string {
 	var b strings.Builder
 	b.WriteString("local F = {")
 	for _, f := range []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fRcv, fAgent, fMF, fTok, fFTok, fEnrich, fDupAt, fReq, fFind, fVer} {
 		fmt.Fprintf(&b, "%s=%q, ", f, f)
+	}
+	b.WriteString("}\nlocal REDIAL = {")
+	for _, st := range redialFrom {
+		fmt.Fprintf(&b, "[%q]=true, ", st)
 	}
 	b.WriteString("}\nlocal RECORD = {")
 	for _, f := range recordFields {
@@ -312,8 +318,9 @@ redis.call('XADD', KEYS[2], '*', 'id', id, 'agent', f[3] or '')
 return 1
 `
 
-// redial puts an unknown, failed or rejected event back in the queue (a
-// placed one too when ARGV[5] says its call was a dry run).
+// redial puts an event in a state of REDIAL (redialFrom: unknown, failed,
+// rejected) back in the queue, a placed one too when ARGV[5] says its call
+// was a dry run; a mapping rejection never (Redialable is the same rule).
 //
 // KEYS: 1 record, 2 the index of ARGV[3], 3 the pending index, 4 queue.
 // ARGV: 1 id, 2 doc, 3 expected state, 4 expected attempts, 5 "1": placed
@@ -332,7 +339,7 @@ local f = record(ev)
 if not f[2] then return {'missing'} end
 if f[2] ~= ARGV[3] or (f[3] or '0') ~= ARGV[4] then return {'changed'} end
 if f[2] == 'rejected' and redis.call('HGET', ev, F.mf) == '1' then return {'mapping_failed', unpack(f)} end
-if f[2] ~= 'unknown' and f[2] ~= 'failed' and f[2] ~= 'rejected' and not (f[2] == 'placed' and ARGV[5] == '1') then
+if not REDIAL[f[2]] and not (f[2] == 'placed' and ARGV[5] == '1') then
   return {'conflict', unpack(f)}
 end
 move(id, KEYS[2], KEYS[3], redis.call('HGET', ev, F.rcv))
@@ -402,7 +409,7 @@ return 1
 // release frees an agent's pacing slot if this event holds it (a begin
 // that did not dial).
 //
-// KEYS: 1 the agent's slot. ARGV: 1 the event id.
+// KEYS: 1 the agent's slot. ARGV: 1 the event id. Returns 1.
 var releaseScript = script(releaseLua)
 
 const releaseLua = `
@@ -413,7 +420,7 @@ return 1
 // probe is Ready's check that a shard can take a write through a script
 // now (scripts loaded, the node a writable master of the slot).
 //
-// KEYS: 1 the shard's probe key. ARGV: none.
+// KEYS: 1 the shard's probe key. ARGV: none. Returns 1.
 var probeScript = script(probeLua)
 
 const probeLua = `

@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"dialhook/ucontact"
@@ -384,6 +386,21 @@ type Store interface {
 	Close() error
 }
 
+// redialFrom are the states an event may be redialed from on request. It
+// is the one table of the rule: Redialable reads it, and the Redis redial
+// script reads it too (luaLib's REDIAL is built from it).
+var redialFrom = []State{Unknown, Failed, Rejected}
+
+// RedialRule says the rule in words, for the admin API and the console.
+var RedialRule = func() string {
+	names := make([]string, len(redialFrom))
+	for i, s := range redialFrom {
+		names[i] = string(s)
+	}
+	return "only an event in state " + strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1] +
+		" (or placed by a dry run) can be redialed"
+}()
+
 // RedialableEvent is Redialable for e, plus: a placed event whose call was
 // a dry run (no uContact configured: nobody was rung) may be redialed too,
 // so that the whole flow can be tried without uContact. A real placed call
@@ -396,13 +413,13 @@ func RedialableEvent(e *Event) error {
 }
 
 // Redialable says whether an event in state s with error kind kind may be
-// dialed again on request, and if not, why. It is the one place the rule
-// lives; both stores check it atomically with the change.
+// dialed again on request, and if not, why. Both stores check it
+// atomically with the change (memory under its lock, Redis in its script).
 func Redialable(s State, kind string) error {
 	switch {
 	case s == Rejected && kind == MappingFailed:
 		return ErrNotRedialable
-	case s == Unknown, s == Failed, s == Rejected:
+	case slices.Contains(redialFrom, s):
 		return nil
 	}
 	return ErrConflict

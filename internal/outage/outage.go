@@ -2,6 +2,9 @@
 // that its callers back off together and the log says so once when it
 // starts, at most once a minute while it lasts (with a count), and once
 // when it is back — not once per caller per retry.
+//
+// It must not: import any dialhook package, or decide anything but what to
+// log and whether callers should back off.
 package outage
 
 import (

@@ -3,6 +3,9 @@
 // It uses DIALHOOK_TEST_REDIS_URL when set, else starts a throwaway
 // redis-server from PATH on a free port, else skips the test with a clear
 // message — except when CI=true, where a missing Redis fails the test.
+//
+// It must not: be imported by production code (TestImportBoundaries checks
+// it), or leave a redis-server running (Main stops what it started).
 package testredis
 
 import (
