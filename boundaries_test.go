@@ -38,7 +38,7 @@ var boundaryRules = []boundaryRule{
 	{what: "mapping does no I/O and imports no dialhook package but ucontact", pkgs: []string{"dialhook/mapping"},
 		deny: []string{"net", "os", "io/fs", "dialhook/"}, permit: []string{"dialhook/ucontact"}},
 	{what: "config describes, it does not connect", pkgs: []string{"dialhook/config"},
-		deny: []string{"net/http", echoPath, redisPath, "dialhook/store", "dialhook/handlers", "dialhook/intake", "dialhook/dispatch", "dialhook/console"},
+		deny:   []string{"net/http", echoPath, redisPath, "dialhook/store", "dialhook/handlers", "dialhook/intake", "dialhook/dispatch", "dialhook/console"},
 		permit: []string{"dialhook/store/redisurl"}},
 	{what: "enrich never answers webhooks nor dials", pkgs: []string{"dialhook/enrich"},
 		deny: []string{echoPath, redisPath, "dialhook/handlers", "dialhook/intake", "dialhook/dispatch"}},
