@@ -13,8 +13,9 @@ import (
 )
 
 // usageError is a command line dialhook does not understand: main prints
-// the usage and exits 2.
-type usageError struct{ msg string }
+// the usage (or, when the message says enough, the hint instead) and exits
+// 2.
+type usageError struct{ msg, hint string }
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -35,7 +36,7 @@ var commands = [][2]string{
 // flagHelp lists each command's flags.
 var flagHelp = [][3]string{
 	{"serve, check, map", "--config FILE", "the YAML configuration (env DIALHOOK_CONFIG); without one: the defaults and the environment"},
-	{"map", "--source NAME", "the configured source whose kind and mapping to use (default generic)"},
+	{"map", "--source NAME", "the configured source whose kind and mapping to use (default: the configuration's only source)"},
 	{"map", "--file FILE", "the payload; - reads standard input (a pipe is read without it)"},
 	{"map", "--content-type T", "the payload's Content-Type (default: guessed from its first character)"},
 	{"healthcheck", "--url URL", "the readiness URL (default http://127.0.0.1:8080/readyz, the port from DIALHOOK_ADDR)"},

@@ -84,6 +84,13 @@ func TestCheckCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "workers") || !strings.Contains(errOut, "secret") || strings.Contains(out, "OK") {
 		t.Fatalf("bad config: exit %d\n%s%s", code, out, errOut)
 	}
+	// A misspelled kind: once, at the kind: line, with the kind meant.
+	typo := writeConfig(t, "sources:\n  hs:\n    kind: hubspott\n    secret: s\n")
+	code, _, errOut = cli(t, nil, "", "check", "--config", typo)
+	if code != 1 || !strings.Contains(errOut, typo+":3:5: sources.hs.kind: unknown kind \"hubspott\"; did you mean `hubspot`?") ||
+		strings.Count(errOut, "unknown kind") != 1 {
+		t.Fatalf("misspelled kind: exit %d\n%s", code, errOut)
+	}
 }
 
 // map needs no credential and no admin or uContact setting, reads the

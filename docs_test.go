@@ -24,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"dialhook/config"
+	"dialhook/store"
 )
 
 // docDummies are the values used for the ${VAR}s whose form is checked at
@@ -617,6 +618,29 @@ func TestDocsLinks(t *testing.T) {
 	for _, e := range append(examples, payloads...) {
 		if !strings.Contains(all.String(), filepath.ToSlash(e)) {
 			t.Errorf("%s is named in neither README.md nor docs/", e)
+		}
+	}
+}
+
+// docs/endpoints.md lists every state GET /events accepts (store.States),
+// as the 400 for a bad state does.
+func TestDocsEndpointsListEveryState(t *testing.T) {
+	raw, err := os.ReadFile("docs/endpoints.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "| `GET /events?") {
+			row = line
+		}
+	}
+	if row == "" {
+		t.Fatal("docs/endpoints.md has no GET /events row")
+	}
+	for _, st := range store.States {
+		if !strings.Contains(row, "`"+string(st)+"`") {
+			t.Errorf("docs/endpoints.md's GET /events row omits the state %s", st)
 		}
 	}
 }

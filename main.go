@@ -28,13 +28,16 @@ func main() {
 var version = "dev"
 
 // exitCode is 0 for success and for a help that was asked for, 2 for a
-// command line dialhook does not understand (the usage is printed), 1 for
-// anything else.
+// command line dialhook does not understand (the usage is printed, or a
+// hint where to find it), 1 for anything else.
 func exitCode(err error, stderr io.Writer) int {
 	var ue *usageError
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return 0
+	case errors.As(err, &ue) && ue.hint != "":
+		fmt.Fprintf(stderr, "dialhook: %v\n%s\n", err, ue.hint)
+		return 2
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "dialhook: %v\n\n", err)
 		usage(stderr)

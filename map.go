@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 // errMappingFailed makes `dialhook map` exit non-zero after printing.
 var errMappingFailed = errors.New("mapping failed (see errors above)")
 
-// mapCommand is `dialhook map --source NAME [--config FILE] [--file payload]`:
+// mapCommand is `dialhook map [--source NAME] [--config FILE] [--file payload]`:
 // parse and map a sample payload as the webhook would, without recording or
 // dialing. Signatures are not checked (the payload comes from a file), so
 // no credential is needed: neither the sources' secrets nor uContact's or
@@ -30,25 +31,43 @@ var errMappingFailed = errors.New("mapping failed (see errors above)")
 func mapCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var source, file, contentType string
 	cfg, cfgErr := loadConfig("map", args, getenv, func(fs *flag.FlagSet) {
-		fs.StringVar(&source, "source", "generic", "configured source name")
+		fs.StringVar(&source, "source", "", "configured source name (default: the configuration's only source)")
 		fs.StringVar(&file, "file", "", "payload file; - for standard input")
 		fs.StringVar(&contentType, "content-type", "", "Content-Type of the payload (default: guessed)")
 	}, stdout)
 	var ce *config.Error
-	if cfgErr != nil && !errors.As(cfgErr, &ce) {
-		return cfgErr // a flag or the file itself
+	if cfgErr != nil && (!errors.As(cfgErr, &ce) || errors.Is(cfgErr, config.ErrSyntax)) {
+		return cfgErr // a flag, the file itself, or a file that set nothing
+	}
+	source, err := pickSource(&cfg, source)
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue) || (err != nil && cfgErr == nil):
+		return err
+	case err != nil:
+		// The source missing first, then what else the configuration lacks.
+		return fmt.Errorf("%w\nnote: the configuration also has problems (map would go on with these):\n%v", err, cfgErr)
 	}
 	src, err := mapSource(&cfg, source)
-	if err != nil {
-		if cfgErr != nil {
-			return cfgErr
+	switch {
+	case err != nil && cfgErr != nil:
+		var se *config.Error
+		if errors.As(err, &se) { // the source's problems, with the file's, in one list
+			return &config.Error{Problems: append(slices.Clone(ce.Problems), se.Problems...)}
 		}
+		return fmt.Errorf("%w\n%v", err, cfgErr) // the kind's problem is among them
+	case err != nil:
 		return err
+	case cfgErr != nil:
+		fmt.Fprintf(stderr, "dialhook map: warning: serve and check would refuse this configuration; map checks no signature "+
+			"and needs no credential, so it goes on:\n%v\n", cfgErr)
 	}
-	if cfgErr != nil {
-		fmt.Fprintf(stderr, "dialhook map: note: the configuration has problems that do not stop map:\n%v\n", cfgErr)
-	}
-	body, err := readPayload(file, stdin, cfg.MaxBodyBytes)
+	return explain(ctx, &cfg, src, source, file, contentType, stdin, stdout, stderr)
+}
+
+// explain reads the payload and prints what the source would make of it.
+func explain(ctx context.Context, cfg *config.Config, src *intake.Source, source, file, contentType string, stdin io.Reader, stdout, stderr io.Writer) error {
+	body, err := readPayload(file, stdin, stderr, cfg.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -77,11 +96,46 @@ func mapCommand(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+// pickSource is the source --source names; without it, the configuration's
+// only source, or its only webhook source (a ucontact source receives
+// uContact's events, not a CRM's payloads).
+func pickSource(cfg *config.Config, name string) (string, error) {
+	names := cfg.SourceNames()
+	if name != "" {
+		if _, ok := cfg.Sources[name]; !ok {
+			return "", fmt.Errorf("no source %q in %s (its sources: %s; give one with --source)", name, configName(cfg), strings.Join(names, ", "))
+		}
+		return name, nil
+	}
+	if len(names) == 1 {
+		return names[0], nil
+	}
+	var webhooks []string
+	for _, n := range names {
+		if cfg.Sources[n].Kind != "ucontact" {
+			webhooks = append(webhooks, n)
+		}
+	}
+	if len(webhooks) == 1 {
+		return webhooks[0], nil
+	}
+	return "", &usageError{msg: fmt.Sprintf("map: %s has %d sources (%s): say which with --source NAME",
+		configName(cfg), len(names), strings.Join(names, ", ")), hint: mapHint}
+}
+
+// configName names the configuration in a message.
+func configName(cfg *config.Config) string {
+	if cfg.File == "" {
+		return "the configuration (no --config file)"
+	}
+	return cfg.File
+}
+
 // mapSource builds the one source map needs, without its credentials.
 func mapSource(cfg *config.Config, name string) (*intake.Source, error) {
-	sc, ok := cfg.Sources[name]
-	if !ok {
-		return nil, fmt.Errorf("no source %q in the configuration (sources: %s)", name, strings.Join(cfg.SourceNames(), ", "))
+	sc := cfg.Sources[name]
+	if cfg.Refused("sources." + name + ".kind") {
+		return nil, fmt.Errorf("source %q has no kind map can use", name)
 	}
 	// map never authenticates: its credentials are neither needed nor
 	// checked (an unset ${VAR} is no obstacle).
@@ -93,20 +147,30 @@ func mapSource(cfg *config.Config, name string) (*intake.Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sources[name] == nil {
+		return nil, fmt.Errorf("source %q cannot be built", name)
+	}
 	return sources[name], nil
 }
 
+// mapHint ends a map usage error instead of the whole usage.
+const mapHint = "run `dialhook map --help` for every flag"
+
 // readPayload reads --file, or standard input when asked (-) or piped; it
-// never waits on a terminal.
-func readPayload(file string, stdin io.Reader, limit int64) ([]byte, error) {
+// never waits on a terminal unasked, and when asked to, says so.
+func readPayload(file string, stdin io.Reader, stderr io.Writer, limit int64) ([]byte, error) {
 	if file == "" && !piped(stdin) {
-		return nil, &usageError{msg: "map: no payload: give --file FILE, --file - to read standard input, or pipe it in (cat payload.json | dialhook map --source NAME)"}
+		return nil, &usageError{msg: "map: no payload: give --file FILE, --file - to read standard input, or pipe it in (cat payload.json | dialhook map --source NAME)",
+			hint: mapHint}
 	}
 	var body []byte
 	var err error
 	if file == "" || file == "-" {
 		if stdin == nil {
 			return nil, errors.New("map: no standard input")
+		}
+		if terminal(stdin) {
+			fmt.Fprintln(stderr, "reading the payload from standard input; end it with Ctrl-D")
 		}
 		body, err = io.ReadAll(io.LimitReader(stdin, limit+1))
 	} else {
@@ -133,6 +197,17 @@ func piped(stdin io.Reader) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice == 0
+}
+
+// terminal reports whether stdin is a terminal (a character device): what
+// is read from it is typed, and ends with Ctrl-D.
+func terminal(stdin io.Reader) bool {
+	f, ok := stdin.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // writeJSON writes v indented, without HTML escaping (">" stays ">").

@@ -123,3 +123,86 @@ sources:
 		t.Errorf("map says %+v\n%s", e, out.String())
 	}
 }
+
+const mapDefaults = `defaults: {callerid: "59829001234", agent: "1001", phone: "1001", context: agentes, outqueue: "Ventas->"}
+phone: {default_region: UY}
+`
+
+// Without --source, map uses the configuration's only source (or its only
+// webhook source); a source that is not there is said first, with the
+// sources there are, and the configuration's other problems after it. An
+// unset ${VAR} secret is a warning: map checks no signature.
+func TestMapPicksTheSource(t *testing.T) {
+	hs := writeConfig(t, mapDefaults+`agents: {fallback: {agent: "1000", phone: "1000"}}
+sources:
+  hubspot: {kind: hubspot, secret: "${HUBSPOT_CLIENT_SECRET}"}
+`)
+	sample := filepath.Join(t.TempDir(), "contact.json")
+	if err := os.WriteFile(sample, samples.Body(samples.HubSpotWorkflowContact), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, nil, "", "map", "--config", hs, "--file", sample)
+	if code != 0 || !strings.Contains(out, `"source": "hubspot"`) || !strings.Contains(errOut, "warning") || !strings.Contains(errOut, "HUBSPOT_CLIENT_SECRET") {
+		t.Fatalf("map without --source: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	code, _, errOut = cli(t, nil, "", "map", "--config", hs, "--source", "generic", "--file", sample)
+	missing, secret := strings.Index(errOut, `no source "generic"`), strings.Index(errOut, "HUBSPOT_CLIENT_SECRET")
+	if code != 1 || missing < 0 || !strings.Contains(errOut, "sources: hubspot") || secret < missing {
+		t.Fatalf("map --source generic: exit %d\n%s", code, errOut)
+	}
+
+	// A ucontact source takes uContact's events, not payloads: the other
+	// one is meant.
+	two := writeConfig(t, mapDefaults+`sources:
+  flow: {kind: generic}
+  calls: {kind: ucontact, secret: t0ken}
+`)
+	if code, out, errOut := cli(t, nil, `{"event_id": "p-1", "destination": "+59899123456"}`, "map", "--config", two); code != 0 || !strings.Contains(out, `"source": "flow"`) {
+		t.Fatalf("map with one webhook source: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// Several: map asks which, briefly.
+	several := writeConfig(t, "sources:\n  a: {kind: generic}\n  b: {kind: generic}\n")
+	code, out, errOut = cli(t, nil, "{}", "map", "--config", several)
+	if code != 2 || out != "" || !strings.Contains(errOut, "(a, b)") || !strings.Contains(errOut, "--source") || strings.Contains(errOut, "Commands:") {
+		t.Fatalf("map with several sources: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// A usage mistake of map's own is answered with the problem and where the
+// flags are, not the whole usage; a parse error says its cause once.
+func TestMapBriefErrors(t *testing.T) {
+	cfg := writeConfig(t, "sources:\n  flow: {kind: generic}\n")
+	code, out, errOut := cli(t, nil, "", "map", "--config", cfg)
+	if code != 2 || out != "" || !strings.Contains(errOut, "no payload") || !strings.Contains(errOut, "run `dialhook map --help` for every flag") ||
+		strings.Contains(errOut, "Commands:") || strings.Count(errOut, "\n") > 3 {
+		t.Fatalf("map without a payload: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = cli(t, nil, `{"a":`, "map", "--config", cfg)
+	if code != 1 || strings.Count(errOut, "unexpected end of JSON input") != 1 {
+		t.Fatalf("map of truncated JSON: exit %d\n%s", code, errOut)
+	}
+}
+
+// --file - on a terminal says what it waits for (a character device such as
+// /dev/null stands for the terminal); a pipe is read without a word.
+func TestMapSaysItReadsTheTerminal(t *testing.T) {
+	cfg := writeConfig(t, mapDefaults+"sources:\n  flow: {kind: generic}\n")
+	tty, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), []string{"map", "--config", cfg, "--file", "-"}, func(string) string { return "" }, tty, &out, &errOut)
+	if err == nil || !strings.Contains(errOut.String(), "reading the payload from standard input; end it with Ctrl-D") {
+		t.Fatalf("map --file - on a terminal: %v\n%s", err, errOut.String())
+	}
+	errOut.Reset()
+	err = run(context.Background(), []string{"map", "--config", cfg, "--file", "-"}, func(string) string { return "" },
+		strings.NewReader(`{"event_id": "t-1", "destination": "+59899123456"}`), &out, &errOut)
+	if err != nil || strings.Contains(errOut.String(), "Ctrl-D") {
+		t.Fatalf("map --file - from a pipe: %v\n%s", err, errOut.String())
+	}
+}

@@ -223,9 +223,9 @@ type Config struct {
 }
 
 // Refused reports whether the file gave the key path a value Load could
-// not read (and reported), or misspelled the key, so that it holds its
-// default instead: what depends on it is better left unchecked than
-// reported twice.
+// not read or use (and reported: a value of the wrong type, an unknown
+// kind), or misspelled the key, so that it holds its default instead: what
+// depends on it is better left unchecked than reported twice.
 func (c *Config) Refused(key string) bool {
 	return c.loc.isRefused(key)
 }

@@ -298,3 +298,30 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+// An unknown kind is reported at the kind: line, with the kind it most
+// resembles (or the list of kinds), once: what depends on the kind (its
+// write-back, api_key) is not reported besides, and the adapter is not
+// built (Refused).
+func TestUnknownKindAtItsLine(t *testing.T) {
+	p, got := problemsOf(t, `sources:
+  hs:
+    kind: hubspott
+    secret: s
+    api_key: k
+  other:
+    kind: marketo
+    writeback: {token: t}
+`, nil)
+	want := []string{
+		p + ":3:5: sources.hs.kind: unknown kind \"hubspott\"; did you mean `hubspot`?",
+		p + ":7:5: sources.other.kind: unknown kind \"marketo\"; the kinds are generic, salesforce, hubspot, pipedrive, zoho, dynamics, close, standard, ucontact",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	c, _ := Load(p, env(nil))
+	if !c.Refused("sources.hs.kind") || c.Sources["hs"].Kind != "hubspott" {
+		t.Errorf("Refused(sources.hs.kind) = %v, kind %q", c.Refused("sources.hs.kind"), c.Sources["hs"].Kind)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
+	"dialhook/crm"
 	"dialhook/mapping"
 	"dialhook/store/redisurl"
 )
@@ -211,8 +213,15 @@ func (s Source) validate(r *report, name string) {
 	if !sourceName.MatchString(name) {
 		r.add(key, "the name is used in the URL /webhooks/%s; use lowercase letters, digits, - and _", name)
 	}
-	if s.Kind == "" {
+	switch {
+	case s.Kind == "":
 		r.add(key+".kind", "must be set (generic, salesforce, hubspot, pipedrive, zoho, dynamics, close, standard, or ucontact for uContact's event notifications)")
+	case !slices.Contains(crm.Kinds, s.Kind):
+		r.add(key+".kind", "unknown kind %q; %s", s.Kind, suggest(s.Kind, crm.Kinds, "the kinds are "))
+		// Reported here, at its line: the adapter and the mapping are not
+		// built, and what depends on the kind is not checked.
+		r.col.refused[key+".kind"] = true
+		s.Kind = ""
 	}
 	if s.Cooldown < 0 {
 		r.add(key+".cooldown", "must not be negative")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dialhook/internal/samples"
+	"dialhook/store"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -137,7 +138,19 @@ func TestListEvents(t *testing.T) {
 		t.Errorf("empty list = %s", r)
 	}
 	for _, q := range []string{"state=bogus", "", "state=PLACED"} {
-		wantError(t, e.admin(http.MethodGet, "/events?"+q), http.StatusBadRequest, "bad_state")
+		ed := wantError(t, e.admin(http.MethodGet, "/events?"+q), http.StatusBadRequest, "bad_state")
+		// The message lists every state the endpoint accepts, and only those.
+		msg := ed["message"].(string)
+		for _, st := range store.States {
+			if !strings.Contains(msg, string(st)) {
+				t.Errorf("bad_state message %q omits %s", msg, st)
+			}
+		}
+	}
+	for _, st := range store.States {
+		if r := e.admin(http.MethodGet, "/events?state="+string(st)); r.Status != http.StatusOK {
+			t.Errorf("state=%s: %s", st, r)
+		}
 	}
 	for _, l := range []string{"0", "1001", "x", "-1"} {
 		wantError(t, e.admin(http.MethodGet, "/events?state=rejected&limit="+l), http.StatusBadRequest, "bad_limit")

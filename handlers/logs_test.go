@@ -43,6 +43,9 @@ func TestWebhookLogsExplain(t *testing.T) {
 	if lvl, f = e.webhookLine("unauthorized"); lvl != zapcore.WarnLevel || f["reason"] != "bad token" || !strings.Contains(f["scheme"].(string), "token") {
 		t.Errorf("401 line: %s %v", lvl, f)
 	}
+	if _, ok := f["cause"]; ok {
+		t.Errorf("401 line says the reason twice (cause and reason): %v", f)
+	}
 
 	wantStatus(t, e.do(postReq("/webhooks/generic?wait=5s", genericLead("lx-4", "099 123 456"))), http.StatusOK, "placed")
 	if lvl, f = e.webhookLine("placed"); lvl != zapcore.InfoLevel || f["status"] != int64(200) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -188,7 +189,7 @@ func (s *Server) getCall(c echo.Context) error {
 func (s *Server) listEvents(c echo.Context) error {
 	state := store.State(c.QueryParam("state"))
 	if !state.Valid() {
-		return newError(http.StatusBadRequest, "bad_state", "state must be one of queued, scheduled, dialing, placed, rejected, failed, unknown, ignored, suppressed, expired")
+		return newError(http.StatusBadRequest, "bad_state", "state must be one of "+stateNames())
 	}
 	limit := 50
 	if v := c.QueryParam("limit"); v != "" {
@@ -254,4 +255,14 @@ func storeError(err error, what string) error {
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the store is unreachable; try again", Err: err}
 	}
 	return err
+}
+
+// stateNames lists the states GET /events accepts: every state the store
+// has (store.States, which State.Valid checks against).
+func stateNames() string {
+	names := make([]string, len(store.States))
+	for i, st := range store.States {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
 }

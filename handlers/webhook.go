@@ -304,8 +304,8 @@ func (s *Server) intakeError(c echo.Context, src *intake.Source, err error) erro
 	switch ie.Kind {
 	case intake.Unauthorized:
 		s.metrics.AuthFails.WithLabelValues(src.Name, ie.Reason).Inc()
-		ae = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: ie.Msg, Err: errors.New(ie.Reason),
-			reason: ie.Reason, scheme: ie.Scheme}
+		// The reason is the whole cause: logged once, as reason.
+		ae = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: ie.Msg, reason: ie.Reason, scheme: ie.Scheme}
 	case intake.Malformed:
 		ae = &apiError{Status: http.StatusBadRequest, Code: "malformed", Message: ie.Msg}
 	case intake.Unprocessable:

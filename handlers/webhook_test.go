@@ -298,8 +298,8 @@ func TestWebhookLog(t *testing.T) {
 				t.Errorf("latency %T, want a duration", f["latency"])
 			}
 		}
-		if f["outcome"] == "unauthorized" && (f["source"] == "" || f["cause"] == nil) {
-			t.Errorf("401 line %v has no source or cause", f)
+		if f["outcome"] == "unauthorized" && (f["source"] == "" || f["reason"] == nil) {
+			t.Errorf("401 line %v has no source or reason", f)
 		}
 	}
 	if !found {

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"errors"
+	"strings"
 
 	"dialhook/crm"
 )
@@ -31,11 +32,21 @@ type Error struct {
 	Err    error
 }
 
+// Error is Msg, followed by the cause unless Msg already says it (a
+// malformed body's Msg is its cause's text: said twice, it reads as two
+// errors).
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Msg + ": " + e.Err.Error()
+	if e.Err == nil {
+		return e.Msg
 	}
-	return e.Msg
+	cause := e.Err.Error()
+	if e.Msg == "" {
+		return cause
+	}
+	if strings.Contains(e.Msg, cause) {
+		return e.Msg
+	}
+	return e.Msg + ": " + cause
 }
 
 func (e *Error) Unwrap() error { return e.Err }
