@@ -29,7 +29,8 @@ const (
 
 // recordFields are the fields Get, List and the scripts' record() answer, in
 // this order; decode reads them back. The Lua table F is built from the
-// same constants: no script spells a field name.
+// same constants (TestLuaKnowsEveryField checks it has each): no script
+// spells a field name.
 var recordFields = []string{fDoc, fState, fAttempts, fDups, fSup, fSupBy, fDupAt}
 
 // luaLib is prepended to every script: F names the fields, RECORD lists

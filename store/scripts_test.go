@@ -1,6 +1,9 @@
 package store
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,7 +23,7 @@ var keyVars = map[string]bool{"ev": true, "q": true, "dedup": true, "cool": true
 // is KEYS[n] or a local bound to one.
 func TestScriptsDeclareTheirKeys(t *testing.T) {
 	for _, src := range []string{luaLib, acceptLua, dupLua, beginLua, busyLua, finishLua, enrichedLua, promoteLua, redialLua,
-		releaseLua, probeLua, callLua, promoteJobsLua} {
+		releaseLua, probeLua, callLua, promoteJobsLua, capLua} {
 		if strings.Contains(src, "..") {
 			t.Errorf("a script concatenates strings (a key name built inside Lua?):\n%s", src)
 		}
@@ -30,5 +33,35 @@ func TestScriptsDeclareTheirKeys(t *testing.T) {
 				t.Errorf("%s: key %q is not from KEYS", m[0], arg)
 			}
 		}
+	}
+}
+
+// Every hash field constant (fDoc, fState, …) is in luaLib's F, so that no
+// script ever has to spell a field name: a field added to the const block
+// but not to F fails here.
+func TestLuaKnowsEveryField(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "redis_scripts.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		vs, ok := node.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || len(vs.Values) != 1 || !regexp.MustCompile(`^f[A-Z]`).MatchString(vs.Names[0].Name) {
+			return true
+		}
+		lit, ok := vs.Values[0].(*ast.BasicLit)
+		if !ok {
+			return true
+		}
+		n++
+		v := strings.Trim(lit.Value, `"`)
+		if !strings.Contains(luaLib, v+`="`+v+`"`) {
+			t.Errorf("field %s (%q) is missing from luaLib's F", vs.Names[0].Name, v)
+		}
+		return true
+	})
+	if n < 10 {
+		t.Fatalf("found %d field constants in redis_scripts.go; the test no longer reads them", n)
 	}
 }
