@@ -11,6 +11,7 @@ import (
 	"dialhook/config"
 	"dialhook/crmapi"
 	"dialhook/dispatch"
+	"dialhook/internal/outage"
 	"dialhook/metrics"
 	"dialhook/notify"
 	"dialhook/store"
@@ -54,7 +55,7 @@ func hooksOf(cfg *config.Config) []dispatch.Hook {
 
 // startNotifier runs the notification workers until ctx ends, when the
 // configuration names any receiver.
-func startNotifier(ctx context.Context, cfg *config.Config, st store.Store, log *zap.Logger, m *metrics.Metrics) error {
+func startNotifier(ctx context.Context, cfg *config.Config, st store.Store, log *zap.Logger, m *metrics.Metrics, down *outage.Tracker) error {
 	if !notifyOn(cfg) {
 		return nil
 	}
@@ -70,7 +71,8 @@ func startNotifier(ctx context.Context, cfg *config.Config, st store.Store, log 
 	n := dispatch.NewNotifier(jobs, log.Named("notify"), func(to, outcome string) { m.Notifications.WithLabelValues(to, outcome).Inc() },
 		dispatch.NotifierOptions{
 			Endpoints: eps, Hooks: hooks, RetryFor: cfg.NotifyRetryFor.D(), Idle: cfg.ClaimIdle.D(),
-			Sender: notify.Sender{Client: &http.Client{Timeout: notify.DefaultTimeout}, UserAgent: "dialhook/" + version},
+			Sender:    notify.Sender{Client: &http.Client{Timeout: notify.DefaultTimeout}, UserAgent: "dialhook/" + version},
+			StoreDown: down,
 		})
 	go n.Run(ctx)
 	log.Info("notifications on", zap.Strings("endpoints", cfg.NotifyNames()), zap.Int("crm_writebacks", len(hooks)),

@@ -19,6 +19,7 @@ import (
 	"dialhook/dispatch"
 	"dialhook/handlers"
 	"dialhook/intake"
+	"dialhook/internal/outage"
 	"dialhook/mapping"
 	"dialhook/metrics"
 	"dialhook/schedule"
@@ -97,8 +98,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("no DIALHOOK_ADMIN_TOKEN: admin endpoints (/events, /calls, ?dry_run=true) and the console (/ui/) answer loopback clients only; a request that came through a proxy or tunnel (ngrok: any X-Forwarded-*, Forwarded, X-Real-IP or ngrok header) is refused; set DIALHOOK_ADMIN_TOKEN to use them through one")
 	}
 	m := metrics.New(func(ctx context.Context) (store.Stats, error) { return st.Stats(ctx, time.Now()) })
-	disp := newDispatcher(&cfg, st, dialer, dry, sources, log, m)
-	if err := startNotifier(ctx, &cfg, st, log, m); err != nil {
+	// One tracker for every caller of the store: one outage is one start
+	// line, at most one line a minute while it lasts, and one back line.
+	down := outage.New(log, "store")
+	disp := newDispatcher(&cfg, st, dialer, dry, sources, log, m, down)
+	if err := startNotifier(ctx, &cfg, st, log, m, down); err != nil {
 		return err
 	}
 	var rec *intake.Recorder
@@ -108,7 +112,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := handlers.New(handlers.Options{
 		Log: log, Store: st, Metrics: m, Sources: sources, AdminToken: cfg.AdminToken,
-		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(), StoreTimeout: cfg.StoreTimeout.D(),
+		MaxBody: cfg.MaxBodyBytes, DedupWindow: cfg.DedupWindow.D(), StoreTimeout: cfg.StoreTimeout.D(), StoreDown: down,
 		Console:  newConsole(&cfg, st, sources, disp, log),
 		Recorder: rec, KeepRequests: consoleOn(&cfg), InspectBody: int(cfg.Inspect.MaxBody),
 		NormalizeNumber: func(raw string) (string, error) {
@@ -180,7 +184,7 @@ func newDialer(cfg *config.Config, log *zap.Logger) (dispatch.Dialer, bool, erro
 }
 
 func newDispatcher(cfg *config.Config, st store.Store, dialer dispatch.Dialer, dry bool, sources map[string]*intake.Source,
-	log *zap.Logger, m *metrics.Metrics) *dispatch.Dispatcher {
+	log *zap.Logger, m *metrics.Metrics, down *outage.Tracker) *dispatch.Dispatcher {
 	window := func(source, destination string) *schedule.Window {
 		if s := sources[source]; s != nil {
 			return s.WindowFor(destination)
@@ -190,7 +194,7 @@ func newDispatcher(cfg *config.Config, st store.Store, dialer dispatch.Dialer, d
 	return dispatch.New(st, dialer, log, m, dispatch.Options{
 		Workers: cfg.Workers, Concurrency: cfg.Concurrency, ClaimIdle: cfg.ClaimIdle.D(), RetryMax: cfg.RetryMax,
 		RetryUnknown: cfg.RetryUnknown, DialTimeout: cfg.UContact.Timeout.D(), MinGap: cfg.Agents.MinGap.D(),
-		DryRun: dry, Window: window, Enricher: newEnricher(cfg, sources), WithData: cfg.UContact.WithData,
+		DryRun: dry, Window: window, Enricher: newEnricher(cfg, sources), WithData: cfg.UContact.WithData, StoreDown: down,
 	})
 }
 

@@ -13,6 +13,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -82,6 +83,10 @@ type Options struct {
 	Consumer string        // this replica's name in the consumer group
 	Poll     time.Duration // how often due events are promoted (default 250ms)
 	Now      func() time.Time
+	// StoreDown tracks the store's outages, shared with the webhook path
+	// and the notifier so that one outage logs one start line and one back
+	// line (nil: one of its own).
+	StoreDown *outage.Tracker
 }
 
 // Dispatcher runs the workers of one replica.
@@ -132,7 +137,10 @@ func New(q Queue, dialer Dialer, log *zap.Logger, m *metrics.Metrics, o Options)
 		host, _ := os.Hostname()
 		o.Consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 	}
-	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency), down: outage.New(log, "store")}
+	if o.StoreDown == nil {
+		o.StoreDown = outage.New(log, "store")
+	}
+	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency), down: o.StoreDown}
 }
 
 // Run works until ctx is cancelled: it then stops taking new entries and
@@ -259,6 +267,7 @@ func (d *Dispatcher) freeSlots(n int) {
 }
 
 // housekeep promotes due events and takes over entries of dead consumers.
+// The store's outages go to the outage tracker, not to a line per tick.
 func (d *Dispatcher) housekeep(ctx, dialCtx context.Context) {
 	tick := time.NewTicker(d.o.Poll)
 	defer tick.Stop()
@@ -270,19 +279,15 @@ func (d *Dispatcher) housekeep(ctx, dialCtx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if _, err := d.q.Promote(ctx, d.o.Now()); err != nil && ctx.Err() == nil {
-			d.log.Warn("promote due events", zap.Error(err))
-		}
+		_, err := d.q.Promote(ctx, d.o.Now())
+		noted(ctx, d.down, "promoting due events", err, d.log.Warn, "promote due events")
 		if time.Since(lastReclaim) < reclaimEvery {
 			continue
 		}
 		lastReclaim = time.Now()
 		for shard := range d.q.Shards() {
 			ds, err := d.q.Reclaim(ctx, d.o.Consumer+"-reclaim", shard, d.o.ClaimIdle)
-			if err != nil {
-				if ctx.Err() == nil {
-					d.log.Warn("reclaim", zap.Int("shard", shard), zap.Error(err))
-				}
+			if !noted(ctx, d.down, "reclaiming entries", err, d.log.Warn, "reclaim", zap.Int("shard", shard)) {
 				break
 			}
 			for _, dl := range ds {
@@ -290,6 +295,24 @@ func (d *Dispatcher) housekeep(ctx, dialCtx context.Context) {
 			}
 		}
 	}
+}
+
+// noted reports whether a store call doing what answered (err nil). An
+// unreachable store is down's to tell (once per outage, not once per
+// caller and retry); any other error is logged with log as msg and
+// fields; nothing is when ctx ended.
+func noted(ctx context.Context, down *outage.Tracker, what string, err error, log func(string, ...zap.Field), msg string, fields ...zap.Field) bool {
+	switch {
+	case err == nil:
+		down.Answered(what)
+		return true
+	case ctx.Err() != nil:
+	case errors.Is(err, store.ErrUnavailable):
+		down.Failed(what, err)
+	default:
+		log(msg, append(fields, zap.Error(err))...)
+	}
+	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"dialhook/internal/outage"
 	"dialhook/notify"
 	"dialhook/store"
 )
@@ -42,6 +43,9 @@ type NotifierOptions struct {
 	Poll      time.Duration // how often due retries are promoted (default 1s)
 	Sender    notify.Sender
 	Now       func() time.Time
+	// StoreDown tracks the store's outages, shared with the dispatcher and
+	// the webhook path (nil: one of its own).
+	StoreDown *outage.Tracker
 }
 
 // Notifier delivers the notification jobs the store queues with each state
@@ -73,6 +77,9 @@ func NewNotifier(q Jobs, log *zap.Logger, counted func(endpoint, outcome string)
 	if counted == nil {
 		counted = func(string, string) {}
 	}
+	if o.StoreDown == nil {
+		o.StoreDown = outage.New(log, "store")
+	}
 	host, _ := os.Hostname()
 	return &Notifier{q: q, log: log, o: o, counted: counted, consumer: fmt.Sprintf("%s-%d-notify", host, os.Getpid())}
 }
@@ -80,24 +87,23 @@ func NewNotifier(q Jobs, log *zap.Logger, counted func(endpoint, outcome string)
 // Active reports whether there is anything to deliver to.
 func (n *Notifier) Active() bool { return len(n.o.Endpoints)+len(n.o.Hooks) > 0 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. While the store is unreachable it waits
+// as the outage tracker says (at least Poll) between rounds.
 func (n *Notifier) Run(ctx context.Context) {
 	lastReclaim := time.Time{}
 	for ctx.Err() == nil {
-		if _, err := n.q.PromoteJobs(ctx, n.o.Now()); err != nil && ctx.Err() == nil {
-			n.log.Debug("notify: promote", zap.Error(err))
-		}
+		_, err := n.q.PromoteJobs(ctx, n.o.Now())
+		n.noted(ctx, "promoting notification jobs", err, "notify: promote")
 		reclaim := time.Since(lastReclaim) > n.o.Idle/2
 		busy := false
 		for sh := range n.q.Shards() {
 			jobs, err := n.q.NextJobs(ctx, n.consumer, sh, 16, 0)
 			if reclaim {
-				more, _ := n.q.ReclaimJobs(ctx, n.consumer, sh, n.o.Idle)
+				more, rerr := n.q.ReclaimJobs(ctx, n.consumer, sh, n.o.Idle)
+				n.noted(ctx, "reclaiming notification jobs", rerr, "notify: reclaim")
 				jobs = append(jobs, more...)
 			}
-			if err != nil && ctx.Err() == nil {
-				n.log.Debug("notify: read", zap.Error(err))
-			}
+			n.noted(ctx, "reading notification jobs", err, "notify: read")
 			for _, j := range jobs {
 				busy = true
 				n.handle(ctx, j)
@@ -107,9 +113,15 @@ func (n *Notifier) Run(ctx context.Context) {
 			lastReclaim = time.Now()
 		}
 		if !busy {
-			sleep(ctx, n.o.Poll)
+			sleep(ctx, max(n.o.Poll, n.o.StoreDown.Wait()))
 		}
 	}
+}
+
+// noted is noted for the notifier: errors other than an outage are
+// logged at debug (the job stays pending and is tried again).
+func (n *Notifier) noted(ctx context.Context, what string, err error, msg string) bool {
+	return noted(ctx, n.o.StoreDown, what, err, n.log.Debug, msg)
 }
 
 // handle delivers one job to every receiver it names, then acknowledges
@@ -120,8 +132,8 @@ func (n *Notifier) handle(ctx context.Context, j store.Job) {
 		_ = n.q.DoneJob(ctx, j) // forgotten past retention: nothing to tell
 		return
 	}
-	if err != nil {
-		return // the store is down: the job stays pending and is reclaimed
+	if !n.noted(ctx, "reading an event to notify", err, "notify: read event") {
+		return // the job stays pending and is reclaimed
 	}
 	t := notify.Type(j.Type)
 	data := *ev
@@ -144,9 +156,7 @@ func (n *Notifier) handle(ctx context.Context, j store.Job) {
 			n.settle(ctx, j, h.Name(), m.ID, a, ref)
 		}
 	}
-	if err := n.q.DoneJob(ctx, j); err != nil {
-		n.log.Debug("notify: ack", zap.Error(err))
-	}
+	n.noted(ctx, "acknowledging a notification job", n.q.DoneJob(ctx, j), "notify: ack")
 }
 
 // toEndpoint sends m to ep unless ep answered 410 since its configuration
@@ -159,9 +169,8 @@ func (n *Notifier) toEndpoint(ctx context.Context, j store.Job, ep notify.Endpoi
 	}
 	a := n.o.Sender.Send(ctx, ep, m, n.o.Now())
 	if a.Outcome == notify.Disable {
-		if err := n.q.DisableEndpoint(ctx, key); err != nil {
-			n.log.Warn("notify: disable", zap.String("endpoint", ep.Name), zap.Error(err))
-		}
+		err := n.q.DisableEndpoint(ctx, key)
+		noted(ctx, n.o.StoreDown, "disabling an endpoint", err, n.log.Warn, "notify: disable", zap.String("endpoint", ep.Name))
 		n.log.Warn("notify endpoint answered 410 Gone: disabled until its configuration changes", zap.String("endpoint", ep.Name))
 	}
 	n.settle(ctx, j, ep.Name, m.ID, a, "")
@@ -193,9 +202,8 @@ func (n *Notifier) settle(ctx context.Context, j store.Job, name, msgID string, 
 		next = later(next, n.o.Now().Add(a.RetryAfter))
 		rec.Outcome, rec.NextAt = "retry", next
 		retry := store.Job{EventID: j.EventID, Type: j.Type, Endpoint: name, Tries: tries, First: j.First}
-		if err := n.q.RetryJob(ctx, j, retry, next); err != nil {
-			n.log.Warn("notify: schedule retry", zap.Error(err)) // the job stays pending: reclaimed, tried again
-		}
+		// On failure the job stays pending: reclaimed, tried again.
+		noted(ctx, n.o.StoreDown, "scheduling a notification's retry", n.q.RetryJob(ctx, j, retry, next), n.log.Warn, "notify: schedule retry")
 	}
 	n.record(ctx, j, name, msgID, rec)
 }
@@ -210,9 +218,7 @@ func later(a, b time.Time) time.Time {
 func (n *Notifier) record(ctx context.Context, j store.Job, name, msgID string, a store.NotifyAttempt) {
 	a.Endpoint, a.Type, a.MessageID = name, j.Type, msgID
 	n.counted(name, a.Outcome)
-	if err := n.q.RecordAttempt(ctx, j.EventID, a); err != nil {
-		n.log.Debug("notify: record attempt", zap.Error(err))
-	}
+	n.noted(ctx, "recording a notification attempt", n.q.RecordAttempt(ctx, j.EventID, a), "notify: record attempt")
 	n.log.Info("notification", zap.String("event_id", j.EventID), zap.String("type", j.Type), zap.String("to", name),
 		zap.String("outcome", a.Outcome), zap.Int("status", a.Status), zap.Int64("latency_ms", a.LatencyMs))
 }

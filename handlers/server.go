@@ -45,7 +45,11 @@ type Options struct {
 	// StoreTimeout bounds the store's answer to a webhook (default 2s):
 	// past it the webhook answers 503 instead of waiting for a stalled store.
 	StoreTimeout time.Duration
-	WaitPoll     time.Duration // how often ?wait= looks at the record (default 50ms)
+	// StoreDown tracks the store's outages; shared with the dispatcher and
+	// the notifier, one outage logs one start line and one back line
+	// (nil: one of its own).
+	StoreDown *outage.Tracker
+	WaitPoll  time.Duration // how often ?wait= looks at the record (default 50ms)
 	// WriteTimeouts bound how long an answer may take to write, per route
 	// kind (defaults in writeTimeouts): a client that never reads cannot
 	// hold a goroutine and its buffers for longer.
@@ -104,12 +108,15 @@ func New(o Options) *Server {
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 2 * time.Second
 	}
+	if o.StoreDown == nil {
+		o.StoreDown = outage.New(o.Log, "store")
+	}
 	s := &Server{
 		log: o.Log, store: o.Store, metrics: o.Metrics, sources: o.Sources, adminToken: []byte(o.AdminToken),
 		maxBody: o.MaxBody, dedup: o.DedupWindow, storeWait: o.StoreTimeout, waitPoll: o.WaitPoll,
 		writes: o.WriteTimeouts.withDefaults(), console: o.Console, now: o.Now,
 		intake:    intake.NewPipeline(o.Store, o.DedupWindow, o.StoreTimeout),
-		storeDown: outage.New(o.Log, "store"),
+		storeDown: o.StoreDown,
 		recorder:  o.Recorder,
 		normalize: o.NormalizeNumber,
 	}
@@ -135,8 +142,17 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.storeWait)
 	defer cancel()
-	if err := s.store.Ready(ctx); err != nil {
+	err := s.store.Ready(ctx)
+	switch {
+	case err == nil:
+		s.storeDown.Answered("checking readiness")
+	case errors.Is(err, store.ErrUnavailable):
+		// The outage's to tell, once: probes come every few seconds.
+		s.storeDown.Failed("checking readiness", err)
+	default:
 		s.log.Warn("not ready", zap.Error(err))
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrFull) {
 			return newError(http.StatusServiceUnavailable, "store_full", "the store is out of memory: "+err.Error())
 		}

@@ -25,10 +25,26 @@ type Tracker struct {
 	last  time.Time // last log line about it
 	count int       // failures since last
 	pause time.Duration
+	now   func() time.Time
 }
 
-// New returns a Tracker that logs to log about name ("store").
-func New(log *zap.Logger, name string) *Tracker { return &Tracker{log: log, name: name} }
+// Option configures a Tracker.
+type Option func(*Tracker)
+
+// WithClock makes the Tracker read the time from now (tests); the default
+// is time.Now.
+func WithClock(now func() time.Time) Option { return func(o *Tracker) { o.now = now } }
+
+// New returns a Tracker that logs to log about name ("store"). One Tracker
+// is shared by every caller of the dependency, so that one outage is one
+// story in the log.
+func New(log *zap.Logger, name string, opts ...Option) *Tracker {
+	o := &Tracker{log: log, name: name, now: time.Now}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
 
 const (
 	outagePauseMin = 100 * time.Millisecond
@@ -41,7 +57,7 @@ const (
 func (o *Tracker) Failed(what string, err error) time.Duration {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	now := time.Now()
+	now := o.now()
 	o.count++
 	switch {
 	case o.since.IsZero():
@@ -70,7 +86,7 @@ func (o *Tracker) Answered(what string) {
 	if o.since.IsZero() || (what != "" && what != o.what) {
 		return
 	}
-	o.log.Info(o.name+" is back", zap.Duration("after", time.Since(o.since)))
+	o.log.Info(o.name+" is back", zap.Duration("after", o.now().Sub(o.since)))
 	o.since, o.count = time.Time{}, 0
 }
 
