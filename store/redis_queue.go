@@ -240,21 +240,11 @@ func (r *Redis) Finish(ctx context.Context, d Delivery, ev *Event, out Outcome, 
 	}
 	cmd := evalsha(ctx, finishScript, keys, append([]any{d.EventID, d.Ref, string(out.State), doc, due, ms(now),
 		ms(cur.ReceivedAt.Add(r.retention)), d.Token, group, ms(cur.ReceivedAt)}, append(pos, ntype)...)...)
-	if err := r.send(ctx, cmd); err != nil {
-		return nil, err
-	}
-	vals, err := cmd.Slice()
+	state, held, err := r.change(ctx, cmd)
 	if err != nil {
-		return nil, r.wrap(err)
+		return held, err
 	}
-	if vals[0] == "conflict" {
-		e, derr := decode(vals[1:])
-		if errors.Is(derr, ErrNotFound) {
-			return nil, ErrNotFound
-		}
-		return e, ErrConflict
-	}
-	cur.State = State(vals[1].(string))
+	cur.State = state
 	r.freeAgent(ctx, d, out)
 	if cur.State == Placed {
 		r.noteAgentCall(context.WithoutCancel(ctx), cur.Params.Agent, cur.ID)
@@ -327,17 +317,31 @@ func (r *Redis) Enriched(ctx context.Context, d Delivery, ev *Event, out Enrichm
 	keys := []string{sk.ev(d.EventID), sk.queue(), sk.index(Queued), sk.index(out.State), sk.due()}
 	cmd := evalsha(ctx, enrichedScript, keys, d.EventID, d.Ref, string(out.State), doc, cur.Params.Agent, due,
 		flag(cur.remappable()), group)
+	state, held, err := r.change(ctx, cmd)
+	if err != nil {
+		return held, err
+	}
+	cur.State = state
+	return cur, nil
+}
+
+// change sends a script that changes a record and answers {'ok', state}
+// or {'conflict', <recordFields>}: the new state, or the record as it is
+// with ErrConflict (ErrNotFound when it is gone), as the memory store does.
+func (r *Redis) change(ctx context.Context, cmd *redis.Cmd) (State, *Event, error) {
 	if err := r.send(ctx, cmd); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	vals, err := cmd.Slice()
 	if err != nil {
-		return nil, r.wrap(err)
+		return "", nil, r.wrap(err)
 	}
 	if vals[0] == "conflict" {
-		e, _ := decode(vals[1:])
-		return e, ErrConflict
+		e, derr := decode(vals[1:])
+		if errors.Is(derr, ErrNotFound) {
+			return "", nil, ErrNotFound
+		}
+		return "", e, ErrConflict
 	}
-	cur.State = State(vals[1].(string))
-	return cur, nil
+	return State(vals[1].(string)), nil, nil
 }
