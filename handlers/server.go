@@ -136,6 +136,9 @@ func (s *Server) readyz(c echo.Context) error {
 	defer cancel()
 	if err := s.store.Ready(ctx); err != nil {
 		s.log.Warn("not ready", zap.Error(err))
+		if mf := (*store.MemoryFull)(nil); errors.As(err, &mf) {
+			return newError(http.StatusServiceUnavailable, "store_full", mf.Error())
+		}
 		if errors.Is(err, store.ErrFull) {
 			return newError(http.StatusServiceUnavailable, "store_full", "the store is out of memory: "+err.Error())
 		}

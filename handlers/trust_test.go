@@ -128,6 +128,26 @@ func TestStoreFull(t *testing.T) {
 	}
 }
 
+// The in-memory store full of pending events names memory_max_events in
+// its 503 (the process is not out of memory).
+func TestMemoryStoreFull(t *testing.T) {
+	e := newEnv(t, envOptions{store: store.NewMemory(store.MemoryOptions{MaxEvents: 2})})
+	for i := range 2 {
+		wantStatus(t, e.do(postReq("/webhooks/generic", genericLead(fmt.Sprint("mfull-", i), "099 123 456"))), http.StatusAccepted, "queued")
+	}
+	r := e.do(postReq("/webhooks/generic", genericLead("mfull-2", "099 123 456")))
+	want := "the in-memory store holds memory_max_events (2) events"
+	for _, r := range []*response{r, e.do(newReq(http.MethodGet, "/readyz", nil))} {
+		ed := wantError(t, r, http.StatusServiceUnavailable, "store_full")
+		if msg := ed["message"].(string); !strings.Contains(msg, want) || strings.Contains(msg, "out of memory") {
+			t.Errorf("message %q, want it to name memory_max_events", msg)
+		}
+	}
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("store_full answer has no Retry-After")
+	}
+}
+
 // smallBuffers is a listener whose connections have a tiny send buffer, so
 // that a client that does not read blocks the server's writes at once.
 type smallBuffers struct{ net.Listener }
