@@ -49,6 +49,12 @@ func TestRejectedEventCanBeFixed(t *testing.T) {
 		if dup, _ := m["duplicate_of"].(map[string]any); m["event_id"] != fixed || dup["state"] != "placed" || dup["call_guid"] == "" {
 			t.Errorf("redelivery after the call = %v", m)
 		}
+		// The old, broken body sent again: the claim's holder is now the
+		// placed event, not a rejection, so this is a duplicate of it.
+		m = wantStatus(t, e.do(postReq("/webhooks/generic", broken)), http.StatusOK, "duplicate")
+		if dup, _ := m["duplicate_of"].(map[string]any); m["event_id"] != fixed || dup["event_id"] != fixed || dup["state"] != "placed" {
+			t.Errorf("the broken body after the fix = %v", m)
+		}
 		if old := e.event(first); old["superseded_by"] != fixed || old["state"] != "rejected" {
 			t.Errorf("the rejected record = %v", old)
 		}
