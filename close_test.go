@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -83,5 +84,60 @@ sources:
 	}
 	if strings.Contains(logs.String(), closeAPIKey) {
 		t.Fatal("the Close API key appears in the log")
+	}
+}
+
+// TestCloseDocSubscribesOnce: the Close guide's subscription never takes a
+// lead event and a contact event together (a lead created with a contact
+// sends both, under two event ids: the contact would be called twice), nor
+// an update event (every edit would call again).
+func TestCloseDocSubscribesOnce(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("docs", "crm", "close.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, b := range fencedBlocks(string(raw)) {
+		if b.lang != "sh" || !strings.Contains(b.body, "api.close.com/api/v1/webhook/") {
+			continue
+		}
+		cmds, err := lexShell(b.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cmds {
+			var args []string
+			for _, w := range c.words[1:] {
+				s, _ := w.expand(map[string]string{})
+				args = append(args, s)
+			}
+			req, err := parseCurl(args)
+			if err != nil {
+				t.Fatalf("close.md:%d: %v", b.line, err)
+			}
+			var sub struct {
+				Events []struct {
+					ObjectType string `json:"object_type"`
+					Action     string `json:"action"`
+				} `json:"events"`
+			}
+			if err := json.Unmarshal(req.body, &sub); err != nil {
+				t.Fatalf("close.md:%d: %v", b.line, err)
+			}
+			kinds := map[string]bool{}
+			for _, e := range sub.Events {
+				kinds[e.ObjectType] = true
+				if e.Action != "created" {
+					t.Errorf("close.md:%d subscribes to %s.%s: every edit would call again", b.line, e.ObjectType, e.Action)
+				}
+			}
+			if kinds["lead"] && kinds["contact"] {
+				t.Errorf("close.md:%d subscribes to lead and contact events: a lead created with a contact would call it twice", b.line)
+			}
+			found++
+		}
+	}
+	if found == 0 {
+		t.Fatal("close.md has no subscription command")
 	}
 }

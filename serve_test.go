@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"dialhook/config"
 )
@@ -94,5 +95,32 @@ sources:
 	if !errors.Is(err, config.ErrSyntax) || !errors.As(err, &ce) || len(ce.Problems) != 1 ||
 		!strings.HasPrefix(ce.Problems[0], path+":") || !strings.Contains(ce.Problems[0], "YAML syntax error") {
 		t.Fatalf("syntax error: %v", err)
+	}
+}
+
+// TestRedisPasswordNeverLogged: a password given as a URL option (Sentinel's
+// ?password=) is masked in the "dialhook starting" summary and in the
+// "redis is not answering" warning (which a Sentinel URL pointing nowhere
+// takes about 10 s to give).
+func TestRedisPasswordNeverLogged(t *testing.T) {
+	env := map[string]string{"UCONTACT_BASE_URL": "http://127.0.0.1:1", "UCONTACT_TOKEN": "dG9rZW4=", "DIALHOOK_ADDR": freePort(t),
+		"DIALHOOK_REDIS_URL": "redis://" + freePort(t) + "/0?master=mymaster&password=s3cr3tpw"}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, logs, logs) }()
+	for i := 0; i < 1200 && !strings.Contains(logs.String(), "redis is not answering"); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	text := logs.String()
+	for _, want := range []string{"dialhook starting", "redis is not answering", "password=xxxxx"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the log lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "s3cr3tpw") {
+		t.Errorf("the log shows the password:\n%s", text)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"dialhook/mapping"
 	"dialhook/schedule"
 	"dialhook/store"
+	"dialhook/store/redisurl"
 )
 
 // newConsole builds the operator console, or nil when `console: false`.
@@ -134,10 +134,7 @@ func describeWindow(w *config.CallWindow) string {
 // console to replace wherever one would show.
 func configSecrets(cfg *config.Config) []string {
 	out := []string{cfg.AdminToken, cfg.UContact.Token, cfg.UContact.Password}
-	if u, err := url.Parse(cfg.RedisURL); err == nil && u.User != nil {
-		p, _ := u.User.Password()
-		out = append(out, p)
-	}
+	out = append(out, redisurl.Secrets(cfg.RedisURL)...)
 	for _, sc := range cfg.Sources {
 		out = append(out, sc.Credentials()...)
 	}

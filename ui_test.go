@@ -80,3 +80,15 @@ notify:
 		t.Error("console: false still builds the console")
 	}
 }
+
+// The console redacts a Sentinel URL's ?password= as well as the user
+// info's password.
+func TestConfigSecretsRedisURL(t *testing.T) {
+	cfg := config.Config{RedisURL: "redis://:sentinel-pw@s1:26379/0?master=m&password=master-pw"}
+	got := configSecrets(&cfg)
+	for _, s := range []string{"sentinel-pw", "master-pw"} {
+		if !slices.Contains(got, s) {
+			t.Errorf("configSecrets lacks %q: %q", s, got)
+		}
+	}
+}

@@ -167,6 +167,16 @@ func TestRedisPasswordNeverInErrors(t *testing.T) {
 		"redis://user:s3cretpw@host:6379/notanumber",
 		"redis://user:s3cretpw@host:6379/0?bogus=1",
 		"http://user:s3cretpw@host:6379/0",
+		// A password's unescaped / # or ?: url.Parse quotes it as a port.
+		"redis://default:ab+s3cretpw/xyz==@host:6379",
+		"redis://default:ab#s3cretpw@host:6379",
+		"redis://default:ab?s3cretpw@host:6379",
+		"redis://default:12/s3cretpw@host:6379/0",
+		// Scheme typos.
+		"rediss//:s3cretpw@x", "redis:/:s3cretpw@h", "redis::s3cretpw@h",
+		// An option Redis alone does not take, and its value.
+		"redis://host:6379/0?password=s3cretpw",
+		"redis://host:6379/0?master=m&sentinel_password=s3cretpw",
 	} {
 		_, err := Load("", env(map[string]string{"DIALHOOK_REDIS_URL": u}))
 		if err == nil {
@@ -176,6 +186,18 @@ func TestRedisPasswordNeverInErrors(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cretpw") {
 			t.Errorf("error for a bad URL shows the password: %v", err)
 		}
+	}
+	_, err := Load("", env(map[string]string{"DIALHOOK_REDIS_URL": "redis://default:ab+s3cretpw/xyz==@host:6379"}))
+	if err == nil || !strings.Contains(err.Error(), "percent-encode") || !strings.Contains(err.Error(), "xxxxx@host:6379") {
+		t.Errorf("error for a password with a / does not say what to do: %v", err)
+	}
+	// A Sentinel URL may carry the master's password as ?password=.
+	c, err := Load("", env(map[string]string{"DIALHOOK_REDIS_URL": "redis://s1:26379/0?master=m&password=s3cretpw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(c.Summary()); strings.Contains(s, "s3cretpw") || !strings.Contains(s, "s1:26379") {
+		t.Errorf("summary: %s", s)
 	}
 }
 

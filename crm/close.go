@@ -94,5 +94,6 @@ func (a *closeAdapter) Warnings() []string {
 	}
 	return []string{fmt.Sprintf("source %q (kind close) has no api_key: Close lead events (lead.created, lead.updated) carry "+
 		"contact ids, not phone numbers, so they are rejected by the mapping; set api_key (a Close API key) to fetch the "+
-		"lead's contacts before the call, or subscribe to contact.created / contact.updated instead", a.cfg.Name)}
+		"lead's contacts before the call, or subscribe to contact.created alone instead (never to both: a lead created with a "+
+		"contact sends both, and the contact would be called twice)", a.cfg.Name)}
 }

@@ -1,6 +1,8 @@
 package crm
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,6 +70,15 @@ func hubspotGeneric(eventID, attempt string) []byte {
 		`"subscriptionType":"object.creation","objectTypeId":"0-1","attemptNumber":` + attempt + `,"objectId":` + eventID + `,"changeSource":"CRM"}]`)
 }
 
+// pipedriveV2EntityID is the v2 sample with meta.id set to the entity's
+// id, at a timestamp and attempt.
+func pipedriveV2EntityID(ts string, attempt int) []byte {
+	b := string(samples.Body(samples.PipedriveV2Person))
+	b = strings.Replace(b, `"7c1f3b2e-5a44-4e0b-9a1d-2f6c8e9b0a11"`, `"812"`, 1)
+	b = strings.Replace(b, `"2026-11-20T14:03:11.412Z"`, strconv.Quote(ts), 1)
+	return []byte(strings.Replace(b, `"attempt": 1`, fmt.Sprintf(`"attempt": %d`, attempt), 1))
+}
+
 // TestDedupKeysPerKind: for every kind, two distinct events must get
 // different dedup keys (both are dialed), and a redelivery of one of them
 // the same key (it is a duplicate).
@@ -112,7 +123,12 @@ func TestDedupKeysPerKind(t *testing.T) {
 			post("/w", samples.Body(samples.PipedriveV2Person)),
 			post("/w", []byte(strings.Replace(string(samples.Body(samples.PipedriveV2Person)), "7c1f3b2e", "8d2e4c3f", 1))),
 			post("/w", []byte(strings.Replace(string(samples.Body(samples.PipedriveV2Person)), `"attempt": 1`, `"attempt": 2`, 1))),
-			"v2 event ids"},
+			"v2: two changes of one person (same entity_id), two event ids"},
+		{"pipedrive",
+			post("/w", pipedriveV2EntityID("2026-11-20T14:03:11.412Z", 1)),
+			post("/w", pipedriveV2EntityID("2026-11-20T14:05:42.001Z", 1)),
+			post("/w", pipedriveV2EntityID("2026-11-20T14:03:11.412Z", 2)),
+			"v2 whose meta.id is the entity id: two changes at two times"},
 		{"salesforce",
 			sfRequest(sfOutbound(sfNote("04l1", "003A", "1"))), sfRequest(sfOutbound(sfNote("04l2", "003A", "1"))),
 			sfRequest(sfOutbound(sfNote("04l1", "003A", "1"))),

@@ -106,8 +106,7 @@ func (a *pipedriveAdapter) Parse(r *Request) (*Batch, error) {
 		if ev.RecordID == "" {
 			ev.RecordID = str(data.Get("id"))
 		}
-		ev.DedupKey = str(meta.Get("id"))
-		if ev.DedupKey == "" {
+		if ev.DedupKey = pipedriveV2Key(meta, ev.RecordID, ev.Action); ev.DedupKey == "" {
 			return nil, malformed("v2 meta needs id")
 		}
 	}
@@ -127,6 +126,22 @@ func (a *pipedriveAdapter) Parse(r *Request) (*Batch, error) {
 	}
 	ev.Record = rec
 	return &Batch{Events: []mapping.Event{ev}}, nil
+}
+
+// pipedriveV2Key is a v2 event's dedup key ("" without meta.id). v2's
+// meta.id is "ID of the event triggering the webhook" and meta.entity_id
+// "ID of the object" (Pipedrive, Guide for Webhooks v2, "Webhook's meta
+// block": https://pipedrive.readme.io/docs/guide-for-webhooks-v2#webhooks-meta-block),
+// and a retry repeats the event with meta.attempt raised: the event id
+// alone tells two changes of one deal apart and keeps a retry's key. A
+// body whose id is its entity's (published example payloads have one) adds
+// the action and the event's timestamp, which a retry keeps.
+func pipedriveV2Key(meta gjson.Result, recordID, action string) string {
+	id := str(meta.Get("id"))
+	if id == "" || id != recordID {
+		return id
+	}
+	return strings.Join([]string{id, action, str(meta.Get("timestamp"))}, ":")
 }
 
 // pipedriveV1Hash hashes a v1 body without its top-level retry counter,

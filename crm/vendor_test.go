@@ -178,8 +178,10 @@ func TestVendorPipedrive(t *testing.T) {
 		`"timestamp":1727447128,"change_source":"app"},"data":{"id":1,"title":"test deal","value":2,"currency":"USD","status":"open",` +
 		`"stage_id":1,"pipeline_id":1,"owner_id":18487521,"person_id":3,"org_id":2,"add_time":"2024-09-27T14:25:27Z",` +
 		`"update_time":"2024-09-27T14:25:28Z"},"previous":null}`
+	// Its meta.id is its entity_id (1): not an event id as the guide
+	// documents, so the action and the event's timestamp join the key.
 	ev := one(t, mustParse(t, a, post("/", []byte(v2), "Authorization", auth)))
-	wantEvent(t, ev, "1", "deal", "1", "change")
+	wantEvent(t, ev, "1:change:1727447128", "deal", "1", "change")
 	if field(t, ev, "_owner_id") != `"18487521"` {
 		t.Errorf("record %s", ev.Record)
 	}

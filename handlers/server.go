@@ -153,6 +153,9 @@ func (s *Server) readyz(c echo.Context) error {
 		s.log.Warn("not ready", zap.Error(err))
 	}
 	if err != nil {
+		if mf := (*store.MemoryFull)(nil); errors.As(err, &mf) {
+			return newError(http.StatusServiceUnavailable, "store_full", mf.Error())
+		}
 		if errors.Is(err, store.ErrFull) {
 			return newError(http.StatusServiceUnavailable, "store_full", "the store is out of memory: "+err.Error())
 		}

@@ -49,6 +49,12 @@ func TestRejectedEventCanBeFixed(t *testing.T) {
 		if dup, _ := m["duplicate_of"].(map[string]any); m["event_id"] != fixed || dup["state"] != "placed" || dup["call_guid"] == "" {
 			t.Errorf("redelivery after the call = %v", m)
 		}
+		// The old, broken body sent again: the claim's holder is now the
+		// placed event, not a rejection, so this is a duplicate of it.
+		m = wantStatus(t, e.do(postReq("/webhooks/generic", broken)), http.StatusOK, "duplicate")
+		if dup, _ := m["duplicate_of"].(map[string]any); m["event_id"] != fixed || dup["event_id"] != fixed || dup["state"] != "placed" {
+			t.Errorf("the broken body after the fix = %v", m)
+		}
 		if old := e.event(first); old["superseded_by"] != fixed || old["state"] != "rejected" {
 			t.Errorf("the rejected record = %v", old)
 		}
@@ -125,6 +131,26 @@ func TestStoreFull(t *testing.T) {
 	ed := wantError(t, e.do(newReq(http.MethodGet, "/readyz", nil)), http.StatusServiceUnavailable, "store_full")
 	if !strings.Contains(ed["message"].(string), "maxmemory") {
 		t.Errorf("readyz does not say why: %v", ed["message"])
+	}
+}
+
+// The in-memory store full of pending events names memory_max_events in
+// its 503 (the process is not out of memory).
+func TestMemoryStoreFull(t *testing.T) {
+	e := newEnv(t, envOptions{store: store.NewMemory(store.MemoryOptions{MaxEvents: 2})})
+	for i := range 2 {
+		wantStatus(t, e.do(postReq("/webhooks/generic", genericLead(fmt.Sprint("mfull-", i), "099 123 456"))), http.StatusAccepted, "queued")
+	}
+	r := e.do(postReq("/webhooks/generic", genericLead("mfull-2", "099 123 456")))
+	want := "the in-memory store holds memory_max_events (2) events"
+	for _, r := range []*response{r, e.do(newReq(http.MethodGet, "/readyz", nil))} {
+		ed := wantError(t, r, http.StatusServiceUnavailable, "store_full")
+		if msg := ed["message"].(string); !strings.Contains(msg, want) || strings.Contains(msg, "out of memory") {
+			t.Errorf("message %q, want it to name memory_max_events", msg)
+		}
+	}
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("store_full answer has no Retry-After")
 	}
 }
 

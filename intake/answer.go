@@ -45,9 +45,12 @@ func answerFor(a store.Accepted, planned *store.Event) Answer {
 	case a.Duplicate:
 		ans.Status = "duplicate"
 		ans.DuplicateOf = &DuplicateOf{EventID: e.ID, State: string(e.State), CallGUID: e.CallGUID, ErrorKind: e.ErrorKind}
-		if planned.State == store.Rejected && planned.ErrorKind == MappingFailed {
+		if e.State == store.Rejected && e.ErrorKind == MappingFailed && planned.State == store.Rejected && planned.ErrorKind == MappingFailed {
 			// A redelivery of a mapping rejection that still does not map:
-			// say why, from this delivery's own mapping.
+			// say why, from this delivery's own mapping. A duplicate of
+			// any other event (one placed after a fixed redelivery took
+			// the claim over, say) is a plain duplicate, whatever this
+			// delivery's body maps to.
 			ans.Reason, ans.Fields, ans.MappingRejected = planned.Error, planned.Fields, true
 		}
 	case e.State == store.Scheduled:

@@ -168,7 +168,11 @@ func (p *Pipeline) accept(ctx context.Context, plans []Planned) ([]store.Accepte
 	case errors.Is(err, store.ErrQueueFull):
 		return nil, &Error{Kind: QueueFull, Msg: "the call queue is full; retry later", Err: err}
 	case errors.Is(err, store.ErrFull):
-		return nil, &Error{Kind: StoreFull, Msg: "the store is out of memory; the event was not recorded; retry later", Err: err}
+		why := "the store is out of memory"
+		if mf := (*store.MemoryFull)(nil); errors.As(err, &mf) {
+			why = mf.Error()
+		}
+		return nil, &Error{Kind: StoreFull, Msg: why + "; the event was not recorded; retry later", Err: err}
 	case errors.Is(err, store.ErrUnavailable):
 		return nil, &Error{Kind: StoreUnavailable, Msg: "the event could not be recorded; retry later", Err: err}
 	}

@@ -220,7 +220,7 @@ func (m *Memory) accept(s Submission) (Accepted, error) {
 		return Accepted{}, ErrQueueFull
 	}
 	if !m.makeRoom() {
-		return Accepted{}, ErrFull
+		return Accepted{}, &MemoryFull{Max: m.maxEvents}
 	}
 	me := &memEvent{expires: m.now().Add(m.retention)}
 	if (e.State == Queued || e.State == Scheduled) && s.CooldownKey != "" && s.CooldownTTL > 0 {
@@ -391,7 +391,7 @@ func (m *Memory) Ready(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.events) >= m.maxEvents && !m.makeRoom() {
-		return ErrFull
+		return &MemoryFull{Max: m.maxEvents}
 	}
 	return nil
 }

@@ -1,6 +1,22 @@
 package store
 
-import "time"
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// MemoryFull is the in-memory store's ErrFull: every record it may keep
+// (memory_max_events) is still pending. It names the setting, since the
+// process is not out of memory.
+type MemoryFull struct{ Max int }
+
+func (e *MemoryFull) Error() string {
+	return fmt.Sprintf("the in-memory store holds memory_max_events (%d) events, none of them final yet; raise it or use Redis", e.Max)
+}
+
+// Is makes a MemoryFull match ErrFull (and so ErrUnavailable).
+func (e *MemoryFull) Is(target error) bool { return target == ErrFull || target == ErrUnavailable }
 
 // sweepEvery bounds how often the in-memory store walks everything it holds
 // to drop what expired (Promote calls sweep on every tick).
@@ -29,6 +45,11 @@ func (m *Memory) sweep() {
 			delete(m.agents, a)
 		}
 	}
+	for a, c := range m.agentLast {
+		if now.After(c.expires) || m.events[c.id] == nil {
+			delete(m.agentLast, a)
+		}
+	}
 	for a, ws := range m.waiters {
 		for id := range ws {
 			if m.events[id] == nil {
@@ -37,6 +58,57 @@ func (m *Memory) sweep() {
 		}
 		if len(ws) == 0 {
 			delete(m.waiters, a)
+		}
+	}
+	m.rules.sweep(now)
+	m.inspect.sweep(now)
+}
+
+// sweep drops the cap's counts older than its window, and the numbers left
+// with none.
+func (r *memRules) sweep(now time.Time) {
+	for number, seen := range r.caps {
+		for k, at := range seen {
+			if now.Sub(at) >= r.capPer {
+				delete(seen, k)
+			}
+		}
+		if len(seen) == 0 {
+			delete(r.caps, number)
+		}
+	}
+}
+
+// activityFor is how long a silent source's activity is kept (as Redis
+// expires it).
+const activityFor = 48 * time.Hour
+
+// sweep drops refusals older than RefusedFor and hourly counts older than
+// the 24 h the console shows, and a source's activity activityFor after it
+// fell silent.
+func (in *memInspect) sweep(now time.Time) {
+	for src, list := range in.refused {
+		i := 0
+		for i < len(list) && now.Sub(list[i].At) > RefusedFor {
+			i++
+		}
+		if i == len(list) {
+			delete(in.refused, src)
+		} else if i > 0 {
+			in.refused[src] = slices.Clone(list[i:])
+		}
+	}
+	from := now.Add(-24*time.Hour).Unix() / 3600
+	for src, a := range in.activity {
+		for _, counts := range []map[int64]int{a.accepted, a.refused} {
+			for h := range counts {
+				if h <= from {
+					delete(counts, h)
+				}
+			}
+		}
+		if len(a.accepted) == 0 && len(a.refused) == 0 && now.Sub(a.lastAccepted) > activityFor && now.Sub(a.lastRefused) > activityFor {
+			delete(in.activity, src)
 		}
 	}
 }

@@ -14,6 +14,8 @@ var _ DNC = (*Memory)(nil)
 type memRules struct {
 	dnc  map[string]DNCEntry
 	caps map[string]map[string]time.Time // number → dedup key (or event id) → when counted
+	// capPer is the longest cap window counted with, for sweep.
+	capPer time.Duration
 }
 
 // applyRules turns a dialable submission Blocked or Capped. m.mu is held.
@@ -39,6 +41,7 @@ func (m *Memory) applyRules(s *Submission) {
 // reached. A redelivery (same dedup key) is not counted twice.
 func (m *Memory) countAttempt(s *Submission, c CapRule) bool {
 	now := m.now()
+	m.rules.capPer = max(m.rules.capPer, c.Per)
 	seen := m.rules.caps[s.Destination]
 	if seen == nil {
 		seen = map[string]time.Time{}

@@ -96,7 +96,7 @@ func (r *Redis) Record(ctx context.Context, a Activity) error {
 		act := r.k.activity(src)
 		pipe.HIncrBy(ctx, act, "a:"+hour, int64(n))
 		pipe.HSet(ctx, act, "la", ms(a.At))
-		pipe.Expire(ctx, act, 48*time.Hour)
+		pipe.Expire(ctx, act, activityFor)
 		pipe.SAdd(ctx, r.k.sources(), src)
 	}
 	bySource := map[string][]any{}
@@ -109,7 +109,7 @@ func (r *Redis) Record(ctx context.Context, a Activity) error {
 		act := r.k.activity(rf.Source)
 		pipe.HIncrBy(ctx, act, "r:"+strconv.FormatInt(rf.At.Unix()/3600, 10), 1)
 		pipe.HSet(ctx, act, "lr", ms(rf.At))
-		pipe.Expire(ctx, act, 48*time.Hour)
+		pipe.Expire(ctx, act, activityFor)
 	}
 	for src, docs := range bySource {
 		key := r.k.refused(src)

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -50,16 +49,15 @@ type URL struct {
 // of the master. Other options are go-redis' (pool_size, client_name, …).
 // Errors never repeat the URL: it may hold a password.
 func Parse(raw string) (*URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the whole URL, password included
-		}
-		return nil, fmt.Errorf("redis url: %w", err)
+	if l := strings.ToLower(raw); !strings.HasPrefix(l, "redis://") && !strings.HasPrefix(l, "rediss://") {
+		return nil, errors.New("redis url: must start with redis:// or rediss://")
 	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("redis url: scheme %q: use redis:// or rediss://", u.Scheme)
+	// url.Parse's errors quote the URL (a bad port is often a piece of
+	// the password); an @ after the host is a password's / ? or # that
+	// the parser took for the end of the host.
+	u, err := url.Parse(raw)
+	if err != nil || strayAt(raw) {
+		return nil, errUnparsable
 	}
 	var addrs []string
 	for _, a := range strings.Split(u.Host, ",") {
@@ -125,10 +123,19 @@ func failover(u *url.URL) (*URL, error) {
 	return &URL{Mode: Sentinel, Failover: o}, nil
 }
 
-// clean drops go-redis' "redis: " prefix, whose errors name options, never
-// the password.
+// errUnparsable is the answer to a URL that url.Parse refuses.
+var errUnparsable = errors.New("redis url: cannot be parsed; percent-encode special characters in the password " +
+	"(/ as %2F, ? as %3F, # as %23, % as %25, @ as %40)")
+
+// clean keeps what go-redis' error says is wrong and drops what it quotes
+// of the URL (a path, an option's value): only the names of unknown
+// options are kept.
 func clean(err error) error {
-	return fmt.Errorf("redis url: %s", strings.TrimPrefix(err.Error(), "redis: "))
+	msg := strings.TrimPrefix(err.Error(), "redis: ")
+	if !strings.HasPrefix(msg, "unexpected option: ") {
+		msg, _, _ = strings.Cut(msg, ": ")
+	}
+	return fmt.Errorf("redis url: %s", msg)
 }
 
 // Client builds the client for the URL.
@@ -142,21 +149,113 @@ func (u *URL) Client() redis.UniversalClient {
 	return redis.NewClient(u.Single)
 }
 
-// userinfo is the user[:password]@ part of a URL that url.Parse refuses.
-var userinfo = regexp.MustCompile(`//[^/@]*@`)
-
-// Mask hides the password of a URL such as redis://:secret@host:6379/0,
-// even one url.Parse cannot read (then all of its user info is hidden).
+// Mask hides the credentials of a URL such as
+// redis://:secret@host:6379/0?password=secret, even one url.Parse cannot
+// read: everything between the scheme's // (or the start) and the last @,
+// and the values of password-like options (password, sentinel_password,
+// token, …). The user name is kept only when the URL parses and its user
+// info is user:password; a lone user name may be a password that lacks its
+// colon.
 func Mask(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return userinfo.ReplaceAllString(s, "//xxxxx@")
+	start := 0
+	if i := strings.Index(s, "//"); i >= 0 {
+		start = i + 2
 	}
-	if u.User == nil {
+	at := strings.LastIndex(s, "@")
+	if at >= 0 && at < start {
+		start = 0
+	}
+	rest := start
+	if at >= 0 {
+		user := "xxxxx"
+		if name, ok := maskedUser(s, s[start:at]); ok {
+			user = name + ":xxxxx"
+		}
+		s = s[:start] + user + s[at:]
+		rest = start + len(user) + 1
+	}
+	q := strings.IndexByte(s[rest:], '?')
+	if q < 0 {
 		return s
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	q += rest + 1
+	end := len(s)
+	if f := strings.IndexByte(s[q:], '#'); f >= 0 {
+		end = q + f
 	}
-	return u.String()
+	return s[:q] + maskQuery(s[q:end]) + s[end:]
+}
+
+// maskedUser is the user name to keep of userinfo, the raw text between
+// the // and the last @ of s: only when s is a well-formed URL whose user
+// info that is, and it holds a password.
+func maskedUser(s, userinfo string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil || strayAt(s) {
+		return "", false
+	}
+	if _, ok := u.User.Password(); !ok {
+		return "", false
+	}
+	name, _, _ := strings.Cut(userinfo, ":")
+	return name, true
+}
+
+// maskQuery hides the values of the password-like options of a raw query.
+func maskQuery(q string) string {
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		if k, _, ok := strings.Cut(p, "="); ok && secretOption(k) {
+			parts[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// secretOption tells whether a query option's value is a credential.
+func secretOption(key string) bool {
+	if k, err := url.QueryUnescape(key); err == nil {
+		key = k
+	}
+	key = strings.ToLower(key)
+	for _, w := range []string{"pass", "secret", "token", "auth"} {
+		if strings.Contains(key, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// strayAt tells whether s has an @ after its host: in a Redis URL, the
+// sign of a password whose / ? or # was not percent-encoded.
+func strayAt(s string) bool {
+	rest := s
+	if i := strings.Index(s, "//"); i >= 0 {
+		rest = s[i+2:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	return end >= 0 && strings.Contains(rest[end:], "@")
+}
+
+// Secrets lists the credentials a Redis URL holds (its password and the
+// values of password-like options), for whoever must redact them.
+func Secrets(s string) []string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if p, ok := u.User.Password(); ok && p != "" {
+		out = append(out, p)
+	}
+	for k, vs := range u.Query() {
+		if secretOption(k) {
+			for _, v := range vs {
+				if v != "" {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
 }

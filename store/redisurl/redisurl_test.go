@@ -56,7 +56,16 @@ func TestParse(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"http://h:6379", "redis:///0", "redis://h:6379/x", "redis://h:6379/0?pool=3", "redis://h1:1,h2:2/4",
-		"redis://:s3cretpw@[::1:6379/0"} {
+		"redis://:s3cretpw@[::1:6379/0",
+		// A password's unescaped / ? # or %: url.Parse quotes what it
+		// took for a port, a path or an escape.
+		"redis://default:ab+s3cretpw/xyz==@host:6379", "redis://default:ab#s3cretpw@host:6379",
+		"redis://default:ab?s3cretpw@host:6379", "redis://u:12/s3cretpw@host", "redis://u:12#s3cretpw@host",
+		"redis://u:s3cretpw%zz@host", "redis://u:1/s3cretpw/x@host/0",
+		// Scheme typos.
+		"rediss//:s3cretpw@x", "redis:/:s3cretpw@h", "redis::s3cretpw@h",
+		// go-redis quotes an option's value.
+		"redis://h:6379/0?pool_size=s3cretpw", "redis://h:6379/s3cretpw", "redis://s:1/0?master=m&dial_timeout=s3cretpw"} {
 		_, err := Parse(bad)
 		if err == nil {
 			t.Errorf("%s: accepted", bad)
@@ -72,9 +81,36 @@ func TestMask(t *testing.T) {
 		"redis://u:s3cret@h1:1,h2:2":  "redis://u:xxxxx@h1:1,h2:2",
 		"redis://h:6379/0":            "redis://h:6379/0",
 		"redis://:s3cret@[::1:6379/0": "redis://xxxxx@[::1:6379/0",
+		// Everything up to the last @ when the URL does not parse, or
+		// parses with the password's tail taken for a path or a query.
+		"redis://default:ab+s3cret/xyz==@host:6379": "redis://xxxxx@host:6379",
+		"redis://u:12/s3cret@host/0":                "redis://xxxxx@host/0",
+		"redis://u:12?s3cret@host":                  "redis://xxxxx@host",
+		"redis://u:ab#s3cret@host":                  "redis://xxxxx@host",
+		"redis://s3cret@host":                       "redis://xxxxx@host",
+		"rediss//:s3cret@x":                         "rediss//xxxxx@x",
+		"redis:/:s3cret@h":                          "xxxxx@h",
+		"redis::s3cret@h":                           "xxxxx@h",
+		// Password-like options.
+		"redis://s1:26379/0?master=m&password=s3cret":           "redis://s1:26379/0?master=m&password=xxxxx",
+		"redis://h/0?sentinel_password=s3cret&pool_size=3":      "redis://h/0?sentinel_password=xxxxx&pool_size=3",
+		"redis://u:s3cret@h:1/0?Password=s3cret#x":              "redis://u:xxxxx@h:1/0?Password=xxxxx#x",
+		"redis:/h?password=s3cret":                              "redis:/h?password=xxxxx",
+		"redis://u:p/s3cret@h?sentinel_password=s3cret&db=1":    "redis://xxxxx@h?sentinel_password=xxxxx&db=1",
+		"redis://h:6379/0?client_name=api&master_name=mymaster": "redis://h:6379/0?client_name=api&master_name=mymaster",
 	} {
 		if got := Mask(in); got != want {
 			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	got := Secrets("redis://u:p%40ss@h:1/0?master=m&password=mpw&pool_size=3")
+	if strings.Join(got, ",") != "p@ss,mpw" {
+		t.Fatalf("Secrets = %q", got)
+	}
+	if got := Secrets("redis://h:1/0"); len(got) != 0 {
+		t.Fatalf("Secrets of a URL without any = %q", got)
 	}
 }
