@@ -2,6 +2,8 @@ package intake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 
@@ -45,8 +47,7 @@ func (p *Pipeline) receiveCall(ctx context.Context, src *Source, req *crm.Reques
 		ans.Status = "ignored"
 		return &Result{Call: ans}, nil
 	}
-	// A redelivery is the same type, interaction (or agent) and raw date.
-	ce.DedupKey = src.Name + "|" + strings.Join([]string{uc.Type, uc.GUID, uc.Agent, uc.RawDate}, "|")
+	ce.DedupKey = callDedupKey(src.Name, uc, req.Body)
 	ctx, cancel := context.WithTimeout(ctx, p.storeWait)
 	defer cancel()
 	ev, res, err := p.store.RecordCallEvent(ctx, ce)
@@ -61,4 +62,17 @@ func (p *Pipeline) receiveCall(ctx context.Context, src *Source, req *crm.Reques
 		ans.EventID, ans.State = ev.ID, string(ev.State)
 	}
 	return &Result{Call: ans}, nil
+}
+
+// callDedupKey names a uContact event so that a redelivery is recognised: the
+// same type, interaction (or agent) and raw date. An event without a date
+// is named by its body instead, so that two different events of one agent
+// (two unanswered rings) are never taken for one.
+func callDedupKey(source string, uc crm.UContactEvent, body []byte) string {
+	when := uc.RawDate
+	if when == "" {
+		sum := sha256.Sum256(body)
+		when = "body:" + hex.EncodeToString(sum[:16])
+	}
+	return source + "|" + strings.Join([]string{uc.Type, uc.GUID, uc.Agent, when}, "|")
 }

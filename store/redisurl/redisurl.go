@@ -111,14 +111,17 @@ func Parse(raw string) (*URL, error) {
 }
 
 // failover reads a Sentinel URL. go-redis gives the URL's user and
-// password to the Sentinels; dialhook's URL names the master's (Sentinels
-// usually have none), as it always has.
+// password to the Sentinels and ?username=/?password= to the master;
+// dialhook's URL names the master's in either place (Sentinels usually have
+// none), the user info winning when both are given, as it always has.
 func failover(u *url.URL) (*URL, error) {
 	o, err := redis.ParseFailoverURL(u.String())
 	if err != nil {
 		return nil, clean(err)
 	}
-	o.Username, o.Password = o.SentinelUsername, o.SentinelPassword
+	if o.SentinelUsername != "" || o.SentinelPassword != "" {
+		o.Username, o.Password = o.SentinelUsername, o.SentinelPassword
+	}
 	o.SentinelUsername, o.SentinelPassword = "", ""
 	return &URL{Mode: Sentinel, Failover: o}, nil
 }

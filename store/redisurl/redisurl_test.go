@@ -25,6 +25,8 @@ func TestParse(t *testing.T) {
 		{url: "redis://h1:7000/0?addr=h2:7001", mode: Cluster, addrs: []string{"h1:7000", "h2:7001"}},
 		{url: "redis://:pw@s1:26379,s2:26379/2?master=mymaster", mode: Sentinel, addrs: []string{"s1:26379", "s2:26379"}, db: 2, pass: "pw", master: "mymaster"},
 		{url: "redis://s1:26379/0?master_name=m", mode: Sentinel, addrs: []string{"s1:26379"}, master: "m"},
+		{url: "redis://s1:26379/0?master=m&password=qpw", mode: Sentinel, addrs: []string{"s1:26379"}, pass: "qpw", master: "m"},
+		{url: "redis://:upw@s1:26379/0?master=m&password=qpw", mode: Sentinel, addrs: []string{"s1:26379"}, pass: "upw", master: "m"},
 	}
 	for _, c := range cases {
 		u, err := Parse(c.url)
