@@ -59,8 +59,9 @@ func mapCommand(ctx context.Context, args []string, getenv func(string) string, 
 	case err != nil:
 		return err
 	case cfgErr != nil:
-		fmt.Fprintf(stderr, "dialhook map: warning: serve and check would refuse this configuration; map checks no signature "+
-			"and needs no credential, so it goes on:\n%v\n", cfgErr)
+		// Mostly ${VAR}s left unset: a note, not an alarm (the answer follows).
+		fmt.Fprintf(stderr, "dialhook map: note: map checks no signature and needs no credential, so it goes on; "+
+			"serve and check would want these first:\n  - %s\n", strings.Join(ce.Problems, "\n  - "))
 	}
 	return explain(ctx, &cfg, src, source, file, contentType, stdin, stdout, stderr)
 }
