@@ -39,8 +39,7 @@ func wantUsage(t *testing.T, where, text string) {
 }
 
 func TestHelpExitsZeroWithUsage(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"serve", "-h"}, {"serve", "--help"}, {"map", "--help"},
-		{"check", "-h"}, {"version", "-h"}, {"secret", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"--config", "x.yaml", "-h"}, {"help", "help"}} {
 		code, out, errOut := cli(t, nil, "", args...)
 		if code != 0 || errOut != "" {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
@@ -51,6 +50,51 @@ func TestHelpExitsZeroWithUsage(t *testing.T) {
 		if code, out, _ := cli(t, nil, "", args...); code != 0 || out != "dialhook dev\n" {
 			t.Errorf("%v: exit %d, %q", args, code, out)
 		}
+	}
+}
+
+// CMD -h, CMD --help and help CMD print that command's usage: what it
+// does, its flags with their defaults, the environment it reads (or where
+// every setting is listed), then the other commands; exit 0.
+func TestCommandHelp(t *testing.T) {
+	settings := "dialhook help settings / docs/settings.md"
+	want := map[string][]string{
+		"serve":       {"--config FILE", "DIALHOOK_CONFIG", settings},
+		"check":       {"--config FILE", "DIALHOOK_CONFIG", settings},
+		"map":         {"--config FILE", "--source NAME", "--file FILE", "--content-type TYPE", "DIALHOOK_CONFIG", "map needs no credential", settings},
+		"healthcheck": {"--url URL", "(default http://127.0.0.1:8080/readyz)", "DIALHOOK_ADDR"},
+		"version":     {},
+		"secret":      {},
+	}
+	for cmd, wants := range want {
+		for _, args := range [][]string{{cmd, "-h"}, {cmd, "--help"}, {"help", cmd}} {
+			where := strings.Join(args, " ")
+			code, out, errOut := cli(t, nil, "", args...)
+			if code != 0 || errOut != "" {
+				t.Errorf("%s: exit %d, stderr %q", where, code, errOut)
+			}
+			if !strings.HasPrefix(out, "dialhook "+cmd+": ") || strings.Contains(out, "DIALHOOK_STORE_TIMEOUT") {
+				t.Errorf("%s: not %s's own usage:\n%s", where, cmd, out)
+			}
+			_, others, ok := strings.Cut(out, "\nOther commands")
+			for _, c := range commands {
+				if ok && strings.Contains(others, "\n  "+c[0]+" ") == (c[0] == cmd) {
+					t.Errorf("%s: the other commands list %s wrongly:\n%s", where, c[0], others)
+				}
+			}
+			for _, w := range append(wants, "Other commands") {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s: usage lacks %q:\n%s", where, w, out)
+				}
+			}
+		}
+	}
+	code, out, _ := cli(t, nil, "", "help", "settings")
+	if code != 0 || !strings.Contains(out, "DIALHOOK_STORE_TIMEOUT") || !strings.Contains(out, "UCONTACT_TOKEN") {
+		t.Errorf("help settings: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := cli(t, nil, "", "help", "nope"); code != 2 || !strings.Contains(errOut, `unknown command "nope"`) {
+		t.Errorf("help nope: exit %d\n%s", code, errOut)
 	}
 }
 
