@@ -213,6 +213,25 @@ sources:
 	}
 }
 
+// The start-up warnings of a source say where the source is, as the
+// mapping's do: Close without api_key, allow_unauthenticated.
+func TestSourceWarningsSayWhere(t *testing.T) {
+	cfg := writeConfig(t, `defaults: {callerid: "59829001234", agent: "1001", phone: "1001", context: agentes, outqueue: "Ventas->"}
+sources:
+  close:
+    kind: close
+    secret: 0123456789abcdef0123456789abcdef
+  hs:
+    kind: hubspot
+    allow_unauthenticated: true
+`)
+	code, out, errOut := cli(t, nil, "", "check", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "warning: "+cfg+`:3:3: source "close" (kind close) has no api_key: `) ||
+		!strings.Contains(out, "warning: "+cfg+`:8:5: source "hs" (kind hubspot) accepts unauthenticated webhooks`) {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 // A bare word that names no known field of the kind's records is read as a
 // path; start-up (and check) says so and how to write a constant.
 func TestBareWordMappingWarning(t *testing.T) {
