@@ -8,7 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"dialhook/config"
 	"dialhook/notify"
 )
 
@@ -30,7 +29,7 @@ var commands = [][2]string{
 	{"secret", "print a new random secret in the Standard Webhooks form (whsec_…), for a sender or a notify endpoint"},
 	{"healthcheck", "ask a running dialhook whether it is ready (GET /readyz): exit 0 or 1; for container health checks"},
 	{"version", "print the version (also --version)"},
-	{"help", "print this help (also -h, --help, on any command)"},
+	{"help", "print this help (also -h, --help); help CMD or CMD -h: one command's; help settings: every setting"},
 }
 
 // flagHelp lists each command's flags.
@@ -63,30 +62,20 @@ Commands:
 	}
 	_ = tw.Flush()
 	fmt.Fprint(w, "\nEnvironment (overrides the file; docs/settings.md has every YAML key):\n")
-	for _, s := range config.Settings() {
-		if s.Env == "" {
-			continue
-		}
-		def := s.Default
-		if def == "" {
-			def = "(empty)"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\tdefault %s\t%s\n", s.Env, s.Key, def, s.Doc)
-	}
-	_ = tw.Flush()
+	printSettings(w)
 	fmt.Fprint(w, "\nExamples:\n  dialhook                                   # serve on :8080, in-memory store, dry run\n"+
 		"  dialhook check --config examples/hubspot.yaml\n"+
 		"  dialhook map --config examples/hubspot.yaml --source hubspot --file examples/payloads/hubspot-workflow-contact.json\n")
 }
 
-// parseFlags parses a command's flags. -h and --help print the usage to
-// stdout (errHelp); an unknown flag or a stray argument is a usageError.
+// parseFlags parses a command's flags. -h and --help print the command's
+// usage to stdout (errHelp); an unknown flag or a stray argument is a usageError.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard) // the flag package's own usage lists one command only
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		usage(stdout)
+		commandUsage(stdout, fs)
 		return errHelp
 	case err != nil:
 		return &usageError{msg: fs.Name() + ": " + err.Error()}
@@ -96,7 +85,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// wantsHelp reports whether args ask for the usage of the command.
+// wantsHelp reports whether args ask for the usage.
 func wantsHelp(args []string) bool {
 	for _, a := range args {
 		if a == "-h" || a == "--help" || a == "-help" {

@@ -39,8 +39,7 @@ func wantUsage(t *testing.T, where, text string) {
 }
 
 func TestHelpExitsZeroWithUsage(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"serve", "-h"}, {"serve", "--help"}, {"map", "--help"},
-		{"check", "-h"}, {"version", "-h"}, {"secret", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"--config", "x.yaml", "-h"}, {"help", "help"}} {
 		code, out, errOut := cli(t, nil, "", args...)
 		if code != 0 || errOut != "" {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
@@ -51,6 +50,51 @@ func TestHelpExitsZeroWithUsage(t *testing.T) {
 		if code, out, _ := cli(t, nil, "", args...); code != 0 || out != "dialhook dev\n" {
 			t.Errorf("%v: exit %d, %q", args, code, out)
 		}
+	}
+}
+
+// CMD -h, CMD --help and help CMD print that command's usage: what it
+// does, its flags with their defaults, the environment it reads (or where
+// every setting is listed), then the other commands; exit 0.
+func TestCommandHelp(t *testing.T) {
+	settings := "dialhook help settings / docs/settings.md"
+	want := map[string][]string{
+		"serve":       {"--config FILE", "DIALHOOK_CONFIG", settings},
+		"check":       {"--config FILE", "DIALHOOK_CONFIG", settings},
+		"map":         {"--config FILE", "--source NAME", "--file FILE", "--content-type TYPE", "DIALHOOK_CONFIG", "map needs no credential", settings},
+		"healthcheck": {"--url URL", "(default http://127.0.0.1:8080/readyz)", "DIALHOOK_ADDR"},
+		"version":     {},
+		"secret":      {},
+	}
+	for cmd, wants := range want {
+		for _, args := range [][]string{{cmd, "-h"}, {cmd, "--help"}, {"help", cmd}} {
+			where := strings.Join(args, " ")
+			code, out, errOut := cli(t, nil, "", args...)
+			if code != 0 || errOut != "" {
+				t.Errorf("%s: exit %d, stderr %q", where, code, errOut)
+			}
+			if !strings.HasPrefix(out, "dialhook "+cmd+": ") || strings.Contains(out, "DIALHOOK_STORE_TIMEOUT") {
+				t.Errorf("%s: not %s's own usage:\n%s", where, cmd, out)
+			}
+			_, others, ok := strings.Cut(out, "\nOther commands")
+			for _, c := range commands {
+				if ok && strings.Contains(others, "\n  "+c[0]+" ") == (c[0] == cmd) {
+					t.Errorf("%s: the other commands list %s wrongly:\n%s", where, c[0], others)
+				}
+			}
+			for _, w := range append(wants, "Other commands") {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s: usage lacks %q:\n%s", where, w, out)
+				}
+			}
+		}
+	}
+	code, out, _ := cli(t, nil, "", "help", "settings")
+	if code != 0 || !strings.Contains(out, "DIALHOOK_STORE_TIMEOUT") || !strings.Contains(out, "UCONTACT_TOKEN") {
+		t.Errorf("help settings: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := cli(t, nil, "", "help", "nope"); code != 2 || !strings.Contains(errOut, `unknown command "nope"`) {
+		t.Errorf("help nope: exit %d\n%s", code, errOut)
 	}
 }
 
@@ -166,6 +210,25 @@ sources:
 	body := `{"meta":{"action":"create","entity":"person","entity_id":"7","id":"a1b2"},"data":{"id":7,"phones":[{"value":"099 123 456","primary":true}]}}`
 	if code, out, errOut := cli(t, nil, body, "map", "--config", cfg, "--source", "pipedrive"); code != 0 || !strings.Contains(out, `"would_be": "queued"`) {
 		t.Fatalf("map: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// The start-up warnings of a source say where the source is, as the
+// mapping's do: Close without api_key, allow_unauthenticated.
+func TestSourceWarningsSayWhere(t *testing.T) {
+	cfg := writeConfig(t, `defaults: {callerid: "59829001234", agent: "1001", phone: "1001", context: agentes, outqueue: "Ventas->"}
+sources:
+  close:
+    kind: close
+    secret: 0123456789abcdef0123456789abcdef
+  hs:
+    kind: hubspot
+    allow_unauthenticated: true
+`)
+	code, out, errOut := cli(t, nil, "", "check", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "warning: "+cfg+`:3:3: source "close" (kind close) has no api_key: `) ||
+		!strings.Contains(out, "warning: "+cfg+`:8:5: source "hs" (kind hubspot) accepts unauthenticated webhooks`) {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

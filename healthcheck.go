@@ -22,7 +22,7 @@ func healthcheckCommand(ctx context.Context, args []string, getenv func(string) 
 			addr += ":8080"
 		}
 	}
-	url := fs.String("url", "http://"+addr+"/readyz", "the URL to ask")
+	url := fs.String("url", "http://"+addr+"/readyz", "the readiness `URL` to ask; the default takes its port from DIALHOOK_ADDR")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -52,6 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if wantsHelp(args) { // dialhook -h: every command, not serve's alone
+		usage(stdout)
+		return errHelp
 	}
 	if cmd == "serve" && len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		cmd, args = "version", args[1:]
@@ -68,15 +72,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "healthcheck":
 		return healthcheckCommand(ctx, args, getenv, stdout)
 	case "version":
-		if wantsHelp(args) {
-			usage(stdout)
-			return errHelp
+		if err := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args, stdout); err != nil {
+			return err
 		}
 		_, err := fmt.Fprintln(stdout, "dialhook", version)
 		return err
 	case "help":
-		usage(stdout)
-		return errHelp
+		return helpCommand(args, stdout, func(args []string) error {
+			return run(ctx, args, getenv, stdin, stdout, stderr)
+		})
 	}
 	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd)}
 }

@@ -31,9 +31,9 @@ var errMappingFailed = errors.New("mapping failed (see errors above)")
 func mapCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var source, file, contentType string
 	cfg, cfgErr := loadConfig("map", args, getenv, func(fs *flag.FlagSet) {
-		fs.StringVar(&source, "source", "", "configured source name (default: the configuration's only source)")
-		fs.StringVar(&file, "file", "", "payload file; - for standard input")
-		fs.StringVar(&contentType, "content-type", "", "Content-Type of the payload (default: guessed)")
+		fs.StringVar(&source, "source", "", "the configured source `NAME` whose kind and mapping to use (default: the configuration's only source)")
+		fs.StringVar(&file, "file", "", "the payload `FILE`; - reads standard input (a pipe is read without it)")
+		fs.StringVar(&contentType, "content-type", "", "the payload's Content-Type, a MIME `TYPE` (default: guessed from its first character)")
 	}, stdout)
 	var ce *config.Error
 	if cfgErr != nil && (!errors.As(cfgErr, &ce) || errors.Is(cfgErr, config.ErrSyntax)) {

@@ -32,7 +32,7 @@ import (
 // plus extra's) and reads the configuration and the environment.
 func loadConfig(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet), stdout io.Writer) (config.Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	path := fs.String("config", getenv("DIALHOOK_CONFIG"), "YAML config file (env DIALHOOK_CONFIG)")
+	path := fs.String("config", getenv("DIALHOOK_CONFIG"), "the YAML configuration `FILE` (env DIALHOOK_CONFIG); without one: the defaults and the environment")
 	if extra != nil {
 		extra(fs)
 	}

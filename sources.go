@@ -93,11 +93,14 @@ func buildSource(cfg *config.Config, name string, globalWin *schedule.Window) (*
 		}
 	}
 	if w, ok := ad.(crm.Warner); ok && adapterOK {
-		warnings = append(warnings, w.Warnings()...)
+		for _, msg := range w.Warnings() {
+			warnings = append(warnings, at(cfg, "sources."+name, msg))
+		}
 	}
 	warnings = append(warnings, bareWords(cfg, name)...)
 	if sc.AllowUnauthenticated && sc.Kind != "generic" {
-		warnings = append(warnings, fmt.Sprintf("source %q (kind %s) accepts unauthenticated webhooks (allow_unauthenticated: true); anyone who knows the URL can trigger calls", name, sc.Kind))
+		warnings = append(warnings, at(cfg, "sources."+name+".allow_unauthenticated", fmt.Sprintf("source %q (kind %s) accepts "+
+			"unauthenticated webhooks (allow_unauthenticated: true); anyone who knows the URL can trigger calls", name, sc.Kind)))
 	}
 	mp, err := mapping.Compile(mapping.Spec{
 		Source: name, Kind: sc.Kind, Preset: ad.Preset(), Rules: sc.Mapping,
@@ -156,6 +159,15 @@ func located(cfg *config.Config, key, msg string) string {
 		return where + ": " + key + ": " + msg
 	}
 	return key + ": " + msg
+}
+
+// at puts "FILE:LINE:COL: " before a warning whose message names its
+// source already, when the file sets key (or the source).
+func at(cfg *config.Config, key, msg string) string {
+	if where := cfg.Where(key); where != "" {
+		return where + ": " + msg
+	}
+	return msg
 }
 
 // newEnricher gives the dispatcher what it needs to fetch what webhooks

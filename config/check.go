@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"dialhook/internal/suggest"
 )
 
 // checker compares the file's YAML nodes with the Go types they decode
@@ -172,7 +174,7 @@ func (k *checker) structure(n *yaml.Node, t reflect.Type, path string) bool {
 func (k *checker) unknown(name, section string, known []string) {
 	path := join(section, name)
 	pos := k.col.keys[path]
-	switch s := closest(name, known); {
+	switch s := suggest.Closest(name, known); {
 	case s != "":
 		k.col.add(pos, path, "unknown key; did you mean `%s`?", s)
 		// Validation would only add that the key meant is missing.

@@ -286,19 +286,6 @@ func TestWhere(t *testing.T) {
 	}
 }
 
-func TestClosest(t *testing.T) {
-	known := []string{"listen", "workers", "secret", "clock_skew", "timeout", "routes", "retry_max", "retention"}
-	for typo, want := range map[string]string{
-		"lisen": "listen", "LISTEN": "listen", "wrkers": "workers", "secert": "secret", "clock_skw": "clock_skew",
-		"timout": "timeout", "route": "routes", "retry_mx": "retry_max", "retension": "retention",
-		"bogus": "", "x": "", "completely_else": "",
-	} {
-		if got := closest(typo, known); got != want {
-			t.Errorf("closest(%q) = %q, want %q", typo, got, want)
-		}
-	}
-}
-
 // An unknown kind is reported at the kind: line, with the kind it most
 // resembles (or the list of kinds), once: what depends on the kind (its
 // write-back, api_key) is not reported besides, and the adapter is not

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"dialhook/internal/suggest"
 	"dialhook/notify"
 	"dialhook/store/redisurl"
 )
@@ -118,7 +119,7 @@ func (c *Config) validateNotifyFilters(r *report, key string, n NotifyEndpoint) 
 	}
 	for j, t := range n.Types {
 		if !notify.Type(t).Known() {
-			r.add(fmt.Sprintf("%s.types[%d]", key, j), "%q is no notification type; %s", t, suggest(t, types, "the types are "))
+			r.add(fmt.Sprintf("%s.types[%d]", key, j), "%q is no notification type; %s", t, suggestOrList(t, types, "the types are "))
 		}
 	}
 	if r.col.isRefused("sources") {
@@ -127,14 +128,14 @@ func (c *Config) validateNotifyFilters(r *report, key string, n NotifyEndpoint) 
 	sources := c.SourceNames()
 	for j, s := range n.Sources {
 		if _, ok := c.Sources[s]; !ok {
-			r.add(fmt.Sprintf("%s.sources[%d]", key, j), "no source is named %q; %s", s, suggest(s, sources, "the sources are "))
+			r.add(fmt.Sprintf("%s.sources[%d]", key, j), "no source is named %q; %s", s, suggestOrList(s, sources, "the sources are "))
 		}
 	}
 }
 
-// suggest says which of known was probably meant by typo, or lists them.
-func suggest(typo string, known []string, list string) string {
-	if s := closest(typo, known); s != "" {
+// suggestOrList says which of known was probably meant by typo, or lists them.
+func suggestOrList(typo string, known []string, list string) string {
+	if s := suggest.Closest(typo, known); s != "" {
 		return "did you mean `" + s + "`?"
 	}
 	return list + strings.Join(known, ", ")

@@ -217,7 +217,7 @@ func (s Source) validate(r *report, name string) {
 	case s.Kind == "":
 		r.add(key+".kind", "must be set (generic, salesforce, hubspot, pipedrive, zoho, dynamics, close, standard, or ucontact for uContact's event notifications)")
 	case !slices.Contains(crm.Kinds, s.Kind):
-		r.add(key+".kind", "unknown kind %q; %s", s.Kind, suggest(s.Kind, crm.Kinds, "the kinds are "))
+		r.add(key+".kind", "unknown kind %q; %s", s.Kind, suggestOrList(s.Kind, crm.Kinds, "the kinds are "))
 		// Reported here, at its line: the adapter and the mapping are not
 		// built, and what depends on the kind is not checked.
 		r.col.refused[key+".kind"] = true

@@ -136,9 +136,20 @@ func decodeSalesforce(body []byte, orgOnly bool) (*sfMessage, error) {
 		if errors.As(err, &me) {
 			return nil, err
 		}
-		return nil, malformed("invalid XML")
+		return nil, invalidXML(err, p.d.InputOffset(), len(body))
 	}
 	return msg, nil
+}
+
+// invalidXML says where the XML parser stopped, as checkJSON does for JSON:
+// the line and the byte offset, out of the body's length.
+func invalidXML(err error, offset int64, size int) error {
+	msg := err.Error()
+	var se *xml.SyntaxError
+	if errors.As(err, &se) {
+		msg = fmt.Sprintf("%s on line %d", se.Msg, se.Line)
+	}
+	return malformed(fmt.Sprintf("invalid XML: %s (at byte %d of %d)", msg, offset, size))
 }
 
 type sfParser struct {

@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -125,6 +126,31 @@ func TestSalesforceParse(t *testing.T) {
 			t.Errorf("got %d events", len(b.Events))
 		}
 	})
+}
+
+// A body the XML parser rejects is answered with the parser's message, the
+// line and the byte offset where it stopped, as truncated JSON is.
+func TestSalesforceInvalidXMLSaysWhere(t *testing.T) {
+	a := mustNew(t, Config{Name: "sf", Kind: "salesforce", OrgIDs: []string{samples.SalesforceOrgID}})
+	full := samples.Body(samples.SalesforceOutboundLead)
+	for _, c := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"truncated", full[:len(full)-20], fmt.Sprintf("invalid XML: unexpected EOF on line %d (at byte %d of %d)",
+			strings.Count(string(full[:len(full)-20]), "\n")+1, len(full)-20, len(full)-20)},
+		{"mismatched tag", []byte("<Envelope>\n<Body></Bdy>\n</Envelope>"),
+			"invalid XML: element <Body> closed by </Bdy> on line 2 (at byte 23 of 35)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := a.Parse(sfRequest(c.body))
+			var me *MalformedError
+			if !errors.As(err, &me) || me.Msg != c.want {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
 }
 
 func FuzzSalesforce(f *testing.F) {

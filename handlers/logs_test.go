@@ -54,6 +54,34 @@ func TestWebhookLogsExplain(t *testing.T) {
 	noSecrets(t, "the log", e.logText())
 }
 
+// A dry run's line says what the event would be; an unmatched uContact
+// event's line names the GUID (or agent) and why it matched nothing.
+func TestDryRunAndUnmatchedLogs(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.do(loopback(postReq("/webhooks/generic?dry_run=true", genericLead("lg-1", "099 123 456"))))
+	if lvl, f := e.webhookLine("dry_run"); lvl != zapcore.InfoLevel || f["would_be"] != "queued" {
+		t.Errorf("dry-run line: %s %v", lvl, f)
+	}
+
+	guid := "00000000-0000-0000-0000-00000000abcd"
+	body := `{"event":"FinishInteraction","date":"2023-48-13 06:48:51","guid":"` + guid + `"}`
+	wantStatus(t, e.do(postReq("/webhooks/uc", []byte(body), "Content-Type", "application/json", "X-Dialhook-Token", ucEventsToken)),
+		http.StatusOK, "unmatched")
+	lvl, f := e.webhookLine("unmatched")
+	if lvl != zapcore.WarnLevel || f["guid"] != guid || f["reason"] != "no event placed with this GUID" {
+		t.Errorf("unmatched line: %s %v", lvl, f)
+	}
+
+	e.logs.TakeAll()
+	body = `{"event":"AgentRingNoAnswer","date":"2023-48-13 06:48:52","agent":"1009"}`
+	wantStatus(t, e.do(postReq("/webhooks/uc", []byte(body), "Content-Type", "application/json", "X-Dialhook-Token", ucEventsToken)),
+		http.StatusOK, "unmatched")
+	lvl, f = e.webhookLine("unmatched")
+	if lvl != zapcore.WarnLevel || f["agent"] != "1009" || !strings.Contains(f["reason"].(string), "match_window") {
+		t.Errorf("unmatched AgentRingNoAnswer line: %s %v", lvl, f)
+	}
+}
+
 // Answers are JSON as users read them: "Ventas->", not "Ventas-\u003e".
 func TestJSONNotHTMLEscaped(t *testing.T) {
 	e := newEnv(t, envOptions{})

@@ -33,7 +33,10 @@ type reply struct {
 	reason  string
 	fields  map[string]string
 	scheme  string
-	body    []byte // as read (for the refusal log)
+	body    []byte   // as read (for the refusal log)
+	wouldBe []string // a dry run's events, what each would be
+	// guid and agent: what an unmatched uContact event named.
+	guid, agent string
 }
 
 // webhook receives POST /webhooks/{source}: it reads the body under the
@@ -121,6 +124,19 @@ func (s *Server) logWebhook(log *zap.Logger, start time.Time, rp reply) {
 	if rp.scheme != "" {
 		fields = append(fields, zap.String("scheme", rp.scheme))
 	}
+	switch len(rp.wouldBe) {
+	case 0:
+	case 1:
+		fields = append(fields, zap.String("would_be", rp.wouldBe[0]))
+	default:
+		fields = append(fields, zap.Strings("would_be", rp.wouldBe))
+	}
+	if rp.guid != "" {
+		fields = append(fields, zap.String("guid", rp.guid))
+	}
+	if rp.agent != "" {
+		fields = append(fields, zap.String("agent", rp.agent))
+	}
 	switch rp.outcome {
 	case "queued", "scheduled", "duplicate", "ignored", "suppressed", "placed", "dry_run", "batch",
 		"blocked", "capped", // a calling rule did its job (the reason says which)
@@ -179,7 +195,12 @@ func (s *Server) receiveBody(c echo.Context, src *intake.Source, body []byte) (r
 		s.count(src, "ignored")
 		return s.answerIgnored(c, src, res.Ignored)
 	case dryRun:
-		return reply{status: http.StatusOK, outcome: "dry_run"}, c.JSON(http.StatusOK, intake.View(src, src.Adapter.Kind(), res.Plans))
+		view := intake.View(src, src.Adapter.Kind(), res.Plans)
+		rp := reply{status: http.StatusOK, outcome: "dry_run"}
+		for _, ev := range view.Events {
+			rp.wouldBe = append(rp.wouldBe, string(ev.State))
+		}
+		return rp, c.JSON(http.StatusOK, view)
 	}
 	return s.answer(c, src, res.Answers, wait)
 }
@@ -201,7 +222,9 @@ func (s *Server) answerCall(c echo.Context, src *intake.Source, req *crm.Request
 		rp.ids = []string{ans.EventID}
 	}
 	if ans.Status == string(store.CallUnmatched) {
-		s.recorder.Refused(src, src.Name, req, http.StatusOK, "unmatched", ans.Event+": no event of dialhook's matches it")
+		rp.reason = ans.Reason
+		rp.guid, rp.agent = ans.GUID, ans.Agent
+		s.recorder.Refused(src, src.Name, req, http.StatusOK, "unmatched", ans.Event+": "+ans.Reason)
 	}
 	return rp, c.JSON(http.StatusOK, ans)
 }

@@ -21,6 +21,11 @@ type CallAnswer struct {
 	Event   string `json:"uc_event"`
 	EventID string `json:"event_id,omitempty"`
 	State   string `json:"state,omitempty"`
+	// Reason says why an event is unmatched.
+	Reason string `json:"reason,omitempty"`
+	// GUID and Agent are what the event named (for the log line).
+	GUID  string `json:"-"`
+	Agent string `json:"-"`
 }
 
 // receiveCall records a uContact event (the request is authenticated):
@@ -31,7 +36,7 @@ func (p *Pipeline) receiveCall(ctx context.Context, src *Source, req *crm.Reques
 	if err != nil {
 		return nil, adapterError(src, req, err)
 	}
-	ans := &CallAnswer{Event: uc.Type}
+	ans := &CallAnswer{Event: uc.Type, GUID: uc.GUID, Agent: uc.Agent}
 	ce := store.CallEvent{Kind: store.CallEventKind(uc.Type), GUID: uc.GUID, Agent: uc.Agent, At: req.Now, Fields: uc.Fields,
 		DedupTTL: p.dedup, Requeue: src.RequeueOnAgentNoAnswer}
 	switch ce.Kind {
@@ -61,7 +66,18 @@ func (p *Pipeline) receiveCall(ctx context.Context, src *Source, req *crm.Reques
 	if ev != nil {
 		ans.EventID, ans.State = ev.ID, string(ev.State)
 	}
+	if res == store.CallUnmatched {
+		ans.Reason = unmatchedReason(ce.Kind)
+	}
 	return &Result{Call: ans}, nil
+}
+
+// unmatchedReason says why an event of kind matched no event of dialhook's.
+func unmatchedReason(kind store.CallEventKind) string {
+	if kind == store.CallAgentNoAnswer {
+		return "no call of this agent's is ringing: none placed within ucontact_events.match_window, or it has ended"
+	}
+	return "no event placed with this GUID"
 }
 
 // callDedupKey names a uContact event so that a redelivery is recognised: the

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"dialhook/internal/suggest"
 	"dialhook/ucontact"
 )
 
@@ -78,7 +79,11 @@ func (m *Mapper) compileRules(spec Spec, add addFunc) (ruleKeys [numKeys]string)
 		s := merged[k]
 		i := keyIndex(k)
 		if i < 0 {
-			add(s.prefix+k, "unknown key (allowed: %s)", allowedKeys)
+			if near := suggest.Closest(k, keyNames[:]); near != "" {
+				add(s.prefix+k, "unknown key; did you mean `%s`?", near)
+			} else {
+				add(s.prefix+k, "unknown key (allowed: %s)", allowedKeys)
+			}
 			continue
 		}
 		r, err := compileRule(s.raw, &table)

@@ -5,7 +5,8 @@
 // the parameters, or field-level errors that explain what is missing.
 //
 // It must not: do I/O (no net, os or files), or import any dialhook package
-// but ucontact (for the Params type).
+// but ucontact (for the Params type) and internal/suggest (for "did you
+// mean").
 package mapping
 
 import (

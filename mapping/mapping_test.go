@@ -515,7 +515,9 @@ func TestCompileErrors(t *testing.T) {
 		spec Spec
 		want string // one line of the error
 	}{
-		{"unknown key", Spec{Rules: map[string]any{"destnation": "a"}}, `mapping.destnation: unknown key (allowed: callerid, agent, phone, tech, context, outqueue, destination, owner, id)`},
+		{"misspelled key", Spec{Rules: map[string]any{"destnation": "a"}}, "mapping.destnation: unknown key; did you mean `destination`?"},
+		{"misspelled agent", Spec{Rules: map[string]any{"agnt": "a"}}, "mapping.agnt: unknown key; did you mean `agent`?"},
+		{"unknown key", Spec{Rules: map[string]any{"bogus": "a"}}, `mapping.bogus: unknown key (allowed: callerid, agent, phone, tech, context, outqueue, destination, owner, id)`},
 		{"unknown preset key", Spec{Preset: map[string]any{"nope": "a"}}, `preset.nope: unknown key`},
 		{"bad preset rule", Spec{Preset: map[string]any{"id": 3}}, `preset.id: got a number; want a path, a list of paths, {value: ...} or {template: ...}`},
 		{"empty path", Spec{Rules: map[string]any{"agent": ""}}, `mapping.agent: empty path`},
@@ -582,7 +584,7 @@ func TestCompileErrorListsAll(t *testing.T) {
 		When:   "(",
 		Agents: Agents{Routes: map[string]Route{"7": {}}},
 	})
-	want := `source "hubspot": mapping.agnet: unknown key (allowed: callerid, agent, phone, tech, context, outqueue, destination, owner, id)
+	want := `source "hubspot": mapping.agnet: unknown key; did you mean ` + "`agent`?" + `
 source "hubspot": mapping.context: template "{{": unterminated "{{" at offset 0
 source "hubspot": mapping.destination: empty list: give at least one path
 source "hubspot": phone.format: unknown format "pretty" (want e164, digits or national)

@@ -1,12 +1,15 @@
-package config
+// Package suggest finds the word a user probably meant ("did you mean
+// `listen`?"), for config's unknown keys and kinds and mapping's unknown
+// rule keys. It stands alone.
+package suggest
 
 import "strings"
 
-// closest returns the known key nearest to typo, or "" when none is near
+// Closest returns the known key nearest to typo, or "" when none is near
 // enough to be what the user meant. Near enough grows with the key's
 // length (a third of it, at most three edits), so that "lisen" finds
 // "listen" but "bogus" finds nothing.
-func closest(typo string, known []string) string {
+func Closest(typo string, known []string) string {
 	typo = strings.ToLower(typo)
 	limit := min(len(typo)/3+1, 3)
 	best, bestDist := "", limit+1
