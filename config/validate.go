@@ -67,8 +67,11 @@ func (c *Config) validateServer(r *report) {
 		r.add("listen", "must not be empty, e.g. :8080")
 	}
 	if c.RedisURL != "" {
+		// The URL is not shown, even masked: in one that is wrong, which
+		// part is a password (or a piece of one) cannot be told. The error
+		// says what is wrong.
 		if _, err := redisurl.Parse(c.RedisURL); err != nil {
-			r.add("redis_url", "%q: %v (e.g. redis://127.0.0.1:6379/0)", redisurl.Mask(c.RedisURL), err)
+			r.add("redis_url", "%v (e.g. redis://127.0.0.1:6379/0)", err)
 		}
 	}
 	switch c.LogFormat {

@@ -189,6 +189,7 @@ type envOptions struct {
 	redis        bool           // real Redis instead of the in-memory store
 	store        handlers.Store // replaces the store; no dispatcher then
 	queueMax     int
+	maxEvents    int // the in-memory store's memory_max_events
 	noDispatcher bool
 	adminToken   string
 	maxBody      int64
@@ -230,7 +231,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Cleanup(func() { _ = rs.Close() })
 		e.store, qs = rs, rs
 	default:
-		ms := store.NewMemory(store.MemoryOptions{QueueMax: o.queueMax})
+		ms := store.NewMemory(store.MemoryOptions{QueueMax: o.queueMax, MaxEvents: o.maxEvents})
 		e.store, qs = ms, ms
 	}
 	if qs != nil && !o.noDispatcher {

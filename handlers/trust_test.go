@@ -154,6 +154,32 @@ func TestMemoryStoreFull(t *testing.T) {
 	}
 }
 
+// An event evicted from the in-memory store by memory_max_events keeps its
+// dedup claim: its redelivery is a 200 duplicate, never a second call.
+func TestMemoryEvictedRedeliveryIsDuplicate(t *testing.T) {
+	e := newEnv(t, envOptions{maxEvents: 3})
+	var p1 string
+	for i := 1; i <= 5; i++ {
+		r := wantStatus(t, e.do(postReq("/webhooks/generic", genericLead(fmt.Sprint("p", i), fmt.Sprint("09912345", i)))), http.StatusAccepted, "queued")
+		id := r["event_id"].(string)
+		e.waitState(id, "placed")
+		if i == 1 {
+			p1 = id
+		}
+	}
+	if r := e.admin(http.MethodGet, "/events/"+p1); r.Status != http.StatusNotFound {
+		t.Fatalf("p1 was not evicted: %s", r)
+	}
+	r := wantStatus(t, e.do(postReq("/webhooks/generic", genericLead("p1", "099123451"))), http.StatusOK, "duplicate")
+	if dup, _ := r["duplicate_of"].(map[string]any); dup["event_id"] != p1 || dup["state"] != "ignored" {
+		t.Errorf("duplicate_of = %v, want p1's id %s (ignored: its record is gone)", r["duplicate_of"], p1)
+	}
+	e.settle()
+	if n := len(e.fake.calls()); n != 5 {
+		t.Fatalf("%d AgentCalls, want 5 (p1 dialed once)", n)
+	}
+}
+
 // smallBuffers is a listener whose connections have a tiny send buffer, so
 // that a client that does not read blocks the server's writes at once.
 type smallBuffers struct{ net.Listener }

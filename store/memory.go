@@ -18,7 +18,8 @@ import (
 //
 // It is bounded: records, claims and indexes are pruned when they outlive
 // their retention or dedup window, and at most MaxEvents records are kept
-// (the oldest final ones go first; see memory_prune.go).
+// (the oldest final ones go first; their claims stay until their own TTL;
+// see memory_prune.go).
 type Memory struct {
 	mu        sync.Mutex
 	events    map[string]*memEvent
@@ -50,7 +51,7 @@ type memEvent struct {
 	elem    *list.Element // in Memory.order
 	btoken  string        // Delivery.Token of the attempt that began dialing it last
 	ftoken  string        // Delivery.Token of the attempt that finished it last
-	claims  []string      // the claim keys it took (dropped with it)
+	claims  []string      // the claim keys it took (see remove)
 }
 
 type claim struct {

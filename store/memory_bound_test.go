@@ -98,8 +98,8 @@ func TestMemoryPrunesExpired(t *testing.T) {
 	}
 }
 
-// At memory_max_events the oldest final records (with their claims and
-// GUIDs) make room; pending ones are never evicted: when only they fill
+// At memory_max_events the oldest final records (with their GUIDs; their
+// claims stay until their TTL) make room; pending ones are never evicted: when only they fill
 // the store, a new event is refused with ErrFull and Ready says so.
 func TestMemoryCap(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
@@ -119,7 +119,8 @@ func TestMemoryCap(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	if got, want := m.sizes(), "events 10 order 10 claims 10 guids 0 due 0 agents 0 waiters 0 caps 0 agentLast 0 refused 0 activity 0"; got != want {
+	// The evicted records' dedup claims stay for their dedup window.
+	if got, want := m.sizes(), "events 10 order 10 claims 1000 guids 0 due 0 agents 0 waiters 0 caps 0 agentLast 0 refused 0 activity 0"; got != want {
 		t.Fatalf("after 1000 final events the store holds %s, want %s", got, want)
 	}
 	if _, err := m.Get(ctx, first.ID); !errors.Is(err, ErrNotFound) {
@@ -135,5 +136,89 @@ func TestMemoryCap(t *testing.T) {
 	}
 	if err := m.Ready(ctx); !errors.Is(err, ErrFull) {
 		t.Fatalf("ready: %v", err)
+	}
+}
+
+// placeAll dials every queued event to placed.
+func placeAll(t *testing.T, m *Memory, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		ds, _ := m.Next(ctx, "c", 0, 1, time.Millisecond)
+		if len(ds) == 0 {
+			return
+		}
+		d := ds[0]
+		d.Token = "t"
+		if _, res, err := m.Begin(ctx, d, time.Minute, now); err != nil || res != Dial {
+			t.Fatal(res, err)
+		}
+		if _, err := m.Finish(ctx, d, nil, Outcome{State: Placed, CallGUID: uuid.NewString()}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// An event evicted by memory_max_events keeps its dedup claim for the dedup
+// window: its redelivery is a duplicate (of a record that is gone, answered
+// as Redis answers one past retention) and is not queued again. Once the
+// window is over the claim is swept and the event is new again. A mapping
+// rejection, never dialed, does not keep its claim: its fix is a new event.
+func TestMemoryCapKeepsClaims(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	m := NewMemory(MemoryOptions{Retention: 48 * time.Hour, QueueMax: 100, MaxEvents: 3, Now: c.now})
+	ctx := context.Background()
+	accept := func(key string, e *Event) Accepted {
+		t.Helper()
+		as, err := m.Accept(ctx, []Submission{{Event: e, DedupKey: key, DedupTTL: 24 * time.Hour}})
+		if err != nil {
+			t.Fatal(key, err)
+		}
+		return as[0]
+	}
+	rej := memEventAt(c.now(), Rejected, "")
+	rej.ErrorKind = MappingFailed
+	accept("generic:r1", rej)
+	var p1 *Event
+	for i := 1; i <= 5; i++ {
+		e := memEventAt(c.now(), Queued, "59899123456")
+		e.Params.Agent = fmt.Sprint("a", i) // no agent waits for another
+		if i == 1 {
+			p1 = e
+		}
+		accept(fmt.Sprint("generic:p", i), e)
+		placeAll(t, m, c.now())
+	}
+	if _, err := m.Get(ctx, p1.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("p1 was not evicted: %v", err)
+	}
+	a := accept("generic:p1", memEventAt(c.now(), Queued, "59899123456"))
+	if !a.Duplicate || a.Event.ID != p1.ID || a.Event.State != Ignored {
+		t.Fatalf("p1 redelivered after eviction: duplicate %v of %s (%s), want a duplicate of %s (ignored)", a.Duplicate, a.Event.ID, a.Event.State, p1.ID)
+	}
+	if n := len(m.queue); n != 0 {
+		t.Fatalf("p1's redelivery was queued (%d entries)", n)
+	}
+	if ev, err := m.Lookup(ctx, "generic:p1"); err != nil || ev.ID != p1.ID {
+		t.Fatalf("lookup of p1's key: %v %v", ev, err)
+	}
+	fix := memEventAt(c.now(), Queued, "59899123456")
+	fix.Params.Agent = "a6"
+	if a := accept("generic:r1", fix); a.Duplicate || a.Event.State != Queued {
+		t.Fatalf("the fix of an evicted mapping rejection: duplicate %v, %s; want a new queued event", a.Duplicate, a.Event.State)
+	}
+	placeAll(t, m, c.now())
+	if got := m.sizes(); !strings.HasPrefix(got, "events 3 order 3 claims 6 ") {
+		t.Fatalf("within the dedup window the store holds %s, want 3 events and p1–p5's and r1's claims", got)
+	}
+	c.add(24*time.Hour + sweepEvery)
+	if _, err := m.Promote(ctx, c.now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.sizes(); !strings.HasPrefix(got, "events 3 order 3 claims 0 ") {
+		t.Fatalf("after the dedup window the store holds %s, want no claims", got)
+	}
+	if a := accept("generic:p1", memEventAt(c.now(), Queued, "59899123456")); a.Duplicate {
+		t.Fatalf("p1 after the dedup window is still a duplicate of %s", a.Event.ID)
 	}
 }

@@ -22,8 +22,9 @@ func (e *MemoryFull) Is(target error) bool { return target == ErrFull || target 
 // to drop what expired (Promote calls sweep on every tick).
 const sweepEvery = 5 * time.Second
 
-// sweep drops records past their retention and claims past their TTL, with
-// every index entry that points at them. m.mu is held.
+// sweep drops records past their retention with every index entry that
+// points at them, and claims past their TTL (a claim may outlive its
+// record: see remove). m.mu is held.
 func (m *Memory) sweep() {
 	now := m.now()
 	if now.Sub(m.lastSweep) < sweepEvery {
@@ -113,8 +114,14 @@ func (in *memInspect) sweep(now time.Time) {
 	}
 }
 
-// remove deletes a record and what points at it: its GUID, its due time,
-// and the dedup and cooldown claims it holds. m.mu is held.
+// remove deletes a record and what points at it: its GUID and its due
+// time. Its dedup and cooldown claims stay until their own TTL (sweep drops
+// them), so a redelivery of an event pruned early (memory_max_events) is
+// still a duplicate and never dialed again, as on Redis, where a claim
+// outlives the record it names. Only a mapping rejection, never dialed,
+// lets its dedup claim go with it: a fixed redelivery is then a new event
+// instead of a duplicate of a record that is no longer there to supersede.
+// m.mu is held.
 func (m *Memory) remove(id string) {
 	e := m.events[id]
 	if e == nil {
@@ -125,6 +132,9 @@ func (m *Memory) remove(id string) {
 	delete(m.due, id)
 	if e.CallGUID != "" && m.guids[e.CallGUID] == id {
 		delete(m.guids, e.CallGUID)
+	}
+	if !e.remappable() {
+		return
 	}
 	for _, k := range e.claims {
 		if c, ok := m.claims[k]; ok && c.id == id {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -47,16 +48,24 @@ type URL struct {
 // a Cluster (database 0 only); master=NAME (or master_name=NAME) makes the
 // addresses Sentinels watching that master, and the user and password those
 // of the master. Other options are go-redis' (pool_size, client_name, …).
-// Errors never repeat the URL: it may hold a password.
+// Errors never repeat the URL, nor any part of it: it may hold a password.
 func Parse(raw string) (*URL, error) {
 	if l := strings.ToLower(raw); !strings.HasPrefix(l, "redis://") && !strings.HasPrefix(l, "rediss://") {
-		return nil, errors.New("redis url: must start with redis:// or rediss://")
+		return nil, errScheme
 	}
 	// url.Parse's errors quote the URL (a bad port is often a piece of
 	// the password); an @ after the host is a password's / ? or # that
 	// the parser took for the end of the host.
 	u, err := url.Parse(raw)
 	if err != nil || strayAt(raw) {
+		return nil, errUnparsable
+	}
+	if strings.Contains(raw, "#") {
+		// A Redis URL has no fragment: this # ends a password or an
+		// option's value that the parser cut short.
+		if u.RawQuery != "" {
+			return nil, errQuery
+		}
 		return nil, errUnparsable
 	}
 	var addrs []string
@@ -72,7 +81,12 @@ func Parse(raw string) (*URL, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("redis url: no host")
 	}
-	q := u.Query()
+	// u.Query() drops a pair it cannot decode: a ?password=s3cret%zz would
+	// be lost without a word, and the master asked with no password.
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, errQuery
+	}
 	master := q.Get("master")
 	q.Del("master")
 	if master == "" {
@@ -126,20 +140,37 @@ func failover(u *url.URL) (*URL, error) {
 	return &URL{Mode: Sentinel, Failover: o}, nil
 }
 
-// errUnparsable is the answer to a URL that url.Parse refuses.
-var errUnparsable = errors.New("redis url: cannot be parsed; percent-encode special characters in the password " +
-	"(/ as %2F, ? as %3F, # as %23, % as %25, @ as %40)")
+// The answers to a URL that cannot be read: without its scheme (often a
+// password pasted into the wrong variable), refused by url.Parse (or with
+// a # that would cut a password short), with a query url.ParseQuery
+// refuses. Which part of such a value is a password cannot be told: none
+// of it is shown.
+var (
+	errScheme     = errors.New("redis url: must start with redis:// or rediss:// (the value is not shown: it may be a password)")
+	errUnparsable = errors.New("redis url: cannot be parsed; percent-encode special characters in the password " +
+		"(/ as %2F, ? as %3F, # as %23, % as %25, @ as %40; the value is not shown)")
+	errQuery = errors.New("redis url: the URL's query cannot be read: percent-encode special characters in option values " +
+		"(% as %25, & as %26, ; as %3B, # as %23, + as %2B; the value is not shown)")
+)
 
 // clean keeps what go-redis' error says is wrong and drops what it quotes
 // of the URL (a path, an option's value): only the names of unknown
-// options are kept.
+// options are kept, and only when they look like option names (a lone
+// ?s3cret is a piece of a password, not a typo).
 func clean(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "redis: ")
-	if !strings.HasPrefix(msg, "unexpected option: ") {
+	if names, ok := strings.CutPrefix(msg, "unexpected option: "); !ok || !optionNames.MatchString(names) {
 		msg, _, _ = strings.Cut(msg, ": ")
+		if ok {
+			msg += " (its name is not shown: it may be a piece of a password)"
+		}
 	}
 	return fmt.Errorf("redis url: %s", msg)
 }
+
+// optionNames matches go-redis' list of unknown options when every name in
+// it is lower-case letters and underscores.
+var optionNames = regexp.MustCompile(`^[a-z_]{1,40}(, [a-z_]{1,40})*$`)
 
 // Client builds the client for the URL.
 func (u *URL) Client() redis.UniversalClient {
@@ -158,8 +189,12 @@ func (u *URL) Client() redis.UniversalClient {
 // and the values of password-like options (password, sentinel_password,
 // token, …). The user name is kept only when the URL parses and its user
 // info is user:password; a lone user name may be a password that lacks its
-// colon.
+// colon. A value without :// is hidden whole: it is no URL, and may be a
+// password pasted into the wrong variable.
 func Mask(s string) string {
+	if !strings.Contains(s, "://") {
+		return "xxxxx"
+	}
 	start := 0
 	if i := strings.Index(s, "//"); i >= 0 {
 		start = i + 2
@@ -241,8 +276,15 @@ func strayAt(s string) bool {
 }
 
 // Secrets lists the credentials a Redis URL holds (its password and the
-// values of password-like options), for whoever must redact them.
+// values of password-like options, as written and decoded), for whoever
+// must redact them. A value without :// is all secret (see Mask).
 func Secrets(s string) []string {
+	if !strings.Contains(s, "://") {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil
@@ -251,13 +293,15 @@ func Secrets(s string) []string {
 	if p, ok := u.User.Password(); ok && p != "" {
 		out = append(out, p)
 	}
-	for k, vs := range u.Query() {
-		if secretOption(k) {
-			for _, v := range vs {
-				if v != "" {
-					out = append(out, v)
-				}
-			}
+	// Read pair by pair: u.Query() drops a value it cannot decode.
+	for _, p := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		k, v, _ := strings.Cut(p, "=")
+		if !secretOption(k) || v == "" {
+			continue
+		}
+		out = append(out, v)
+		if d, err := url.QueryUnescape(v); err == nil && d != v && d != "" {
+			out = append(out, d)
 		}
 	}
 	return out

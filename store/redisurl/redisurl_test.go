@@ -27,6 +27,7 @@ func TestParse(t *testing.T) {
 		{url: "redis://s1:26379/0?master_name=m", mode: Sentinel, addrs: []string{"s1:26379"}, master: "m"},
 		{url: "redis://s1:26379/0?master=m&password=qpw", mode: Sentinel, addrs: []string{"s1:26379"}, pass: "qpw", master: "m"},
 		{url: "redis://:upw@s1:26379/0?master=m&password=qpw", mode: Sentinel, addrs: []string{"s1:26379"}, pass: "upw", master: "m"},
+		{url: "redis://s1:26379/0?master=m&password=p%25w%2Bx%23y", mode: Sentinel, addrs: []string{"s1:26379"}, pass: "p%w+x#y", master: "m"},
 	}
 	for _, c := range cases {
 		u, err := Parse(c.url)
@@ -66,8 +67,16 @@ func TestParse(t *testing.T) {
 		"redis://u:s3cretpw%zz@host", "redis://u:1/s3cretpw/x@host/0",
 		// Scheme typos.
 		"rediss//:s3cretpw@x", "redis:/:s3cretpw@h", "redis::s3cretpw@h",
-		// go-redis quotes an option's value.
-		"redis://h:6379/0?pool_size=s3cretpw", "redis://h:6379/s3cretpw", "redis://s:1/0?master=m&dial_timeout=s3cretpw"} {
+		// go-redis quotes an option's value, or a name that is a piece
+		// of a password.
+		"redis://h:6379/0?pool_size=s3cretpw", "redis://h:6379/s3cretpw", "redis://s:1/0?master=m&dial_timeout=s3cretpw",
+		"redis://h:6379/0?s3cretpw",
+		// A query url.ParseQuery refuses (u.Query() would drop the pair
+		// and the password with it), or a # that cuts a value short.
+		"redis://127.0.0.1:7641/0?password=s3cretpw%zz", "redis://s:1/0?master=m&password=ab;s3cretpw",
+		"redis://s:1/0?master=m&password=ab#s3cretpw", "redis://:ab@h:1/0#s3cretpw",
+		// A password in the wrong variable.
+		"s3cretpw", "Zq9Xk7s3cretpw"} {
 		_, err := Parse(bad)
 		if err == nil {
 			t.Errorf("%s: accepted", bad)
@@ -90,19 +99,41 @@ func TestMask(t *testing.T) {
 		"redis://u:12?s3cret@host":                  "redis://xxxxx@host",
 		"redis://u:ab#s3cret@host":                  "redis://xxxxx@host",
 		"redis://s3cret@host":                       "redis://xxxxx@host",
-		"rediss//:s3cret@x":                         "rediss//xxxxx@x",
-		"redis:/:s3cret@h":                          "xxxxx@h",
-		"redis::s3cret@h":                           "xxxxx@h",
+		// No :// at all: no URL, maybe a password; hidden whole.
+		"rediss//:s3cret@x": "xxxxx",
+		"redis:/:s3cret@h":  "xxxxx",
+		"redis::s3cret@h":   "xxxxx",
+		"Zq9Xk7s3cret":      "xxxxx",
 		// Password-like options.
 		"redis://s1:26379/0?master=m&password=s3cret":           "redis://s1:26379/0?master=m&password=xxxxx",
 		"redis://h/0?sentinel_password=s3cret&pool_size=3":      "redis://h/0?sentinel_password=xxxxx&pool_size=3",
 		"redis://u:s3cret@h:1/0?Password=s3cret#x":              "redis://u:xxxxx@h:1/0?Password=xxxxx#x",
-		"redis:/h?password=s3cret":                              "redis:/h?password=xxxxx",
+		"redis:/h?password=s3cret":                              "xxxxx",
+		"redis://h/0?master=m&password=s3cret%zz":               "redis://h/0?master=m&password=xxxxx",
 		"redis://u:p/s3cret@h?sentinel_password=s3cret&db=1":    "redis://xxxxx@h?sentinel_password=xxxxx&db=1",
 		"redis://h:6379/0?client_name=api&master_name=mymaster": "redis://h:6379/0?client_name=api&master_name=mymaster",
 	} {
 		if got := Mask(in); got != want {
 			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The errors that cannot show where the URL is wrong say how to fix it.
+func TestParseErrorsSayWhatToDo(t *testing.T) {
+	for in, want := range map[string]string{
+		"Zq9Xk7SECRET": "redis url: must start with redis:// or rediss:// (the value is not shown: it may be a password)",
+		"redis://127.0.0.1:7641/0?password=SECRET%zz": "the URL's query cannot be read: percent-encode",
+		"redis://s:1/0?master=m&password=ab#SECRET":   "the URL's query cannot be read: percent-encode",
+		"redis://:ab#SECRET@h:1/0":                    "cannot be parsed; percent-encode",
+		"redis://h:6379/0?SECRET9":                    "unexpected option (its name is not shown",
+		"redis://h:6379/0?wrte_timout=1s":             "unexpected option: wrte_timout",
+	} {
+		_, err := Parse(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", in, err, want)
+		} else if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("Parse(%q) shows the secret: %v", in, err)
 		}
 	}
 }
@@ -114,5 +145,13 @@ func TestSecrets(t *testing.T) {
 	}
 	if got := Secrets("redis://h:1/0"); len(got) != 0 {
 		t.Fatalf("Secrets of a URL without any = %q", got)
+	}
+	// A value its query parser would drop, written and decoded.
+	if got := Secrets("redis://h:1/0?master=m&password=s3cret%zz&sentinel_password=a%25b"); strings.Join(got, ",") != "s3cret%zz,a%25b,a%b" {
+		t.Fatalf("Secrets of badly encoded options = %q", got)
+	}
+	// No URL at all: all of it may be a password.
+	if got := Secrets("Zq9Xk7s3cret"); strings.Join(got, ",") != "Zq9Xk7s3cret" {
+		t.Fatalf("Secrets of a value without a scheme = %q", got)
 	}
 }
