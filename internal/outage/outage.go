@@ -25,6 +25,7 @@ type Tracker struct {
 	last  time.Time // last log line about it
 	count int       // failures since last
 	pause time.Duration
+	back  chan struct{} // closed when the outage ends (nil: none yet)
 	now   func() time.Time
 }
 
@@ -62,6 +63,7 @@ func (o *Tracker) Failed(what string, err error) time.Duration {
 	switch {
 	case o.since.IsZero():
 		o.since, o.last, o.count, o.pause, o.what = now, now, 0, outagePauseMin, what
+		o.back = make(chan struct{})
 		o.log.Error(o.name+" unavailable: callers pause and retry with backoff", zap.String("during", what), zap.Error(err))
 	case now.Sub(o.last) >= outageLogEvery:
 		o.log.Error(o.name+" still unavailable", zap.String("during", what), zap.Error(err),
@@ -88,6 +90,7 @@ func (o *Tracker) Answered(what string) {
 	}
 	o.log.Info(o.name+" is back", zap.Duration("after", o.now().Sub(o.since)))
 	o.since, o.count = time.Time{}, 0
+	close(o.back)
 }
 
 // Wait is how long a caller should pause before using the dependency:
@@ -100,3 +103,16 @@ func (o *Tracker) Wait() time.Duration {
 	}
 	return o.pause
 }
+
+// Back is closed when the current outage ends (already closed when there
+// is none): a caller pausing for Wait stops pausing as soon as it is over.
+func (o *Tracker) Back() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return closed
+	}
+	return o.back
+}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

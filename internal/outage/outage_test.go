@@ -130,3 +130,23 @@ func TestOutageSharedByTwoCallers(t *testing.T) {
 		t.Errorf("%d lines in all, want 2:\n%v", logs.Len(), logs.All())
 	}
 }
+
+// Back is closed when the outage ends, so that a caller pausing for Wait
+// resumes at once.
+func TestOutageBack(t *testing.T) {
+	o := New(zap.NewNop(), "store")
+	<-o.Back() // no outage: closed
+	o.Failed("reading the queue", errors.New("connection refused"))
+	back := o.Back()
+	select {
+	case <-back:
+		t.Fatal("Back is closed during the outage")
+	default:
+	}
+	o.OK()
+	select {
+	case <-back:
+	default:
+		t.Fatal("Back is not closed when the outage ended")
+	}
+}
