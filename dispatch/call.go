@@ -110,8 +110,13 @@ func (d *Dispatcher) begin(ctx context.Context, dl store.Delivery) (*store.Event
 	for {
 		ev, res, err := d.q.Begin(ctx, dl, d.o.DialTimeout+5*time.Second, d.o.Now())
 		switch {
+		case err == nil && res == store.Dial:
+			d.down.OK() // the event was written dialing: memory is back
+			return ev, res, nil
 		case err == nil:
-			d.down.OK()
+			// Skip, Busy, Interrupted or NeedsEnrich: a read, or a write
+			// that needs no memory (XACK): Redis out of memory runs those.
+			d.down.Answered("beginning a call")
 			return ev, res, nil
 		case !errors.Is(err, store.ErrUnavailable):
 			d.log.Error("begin dial", zap.String("event_id", dl.EventID), zap.Error(err))
@@ -227,7 +232,9 @@ func (d *Dispatcher) record(ctx context.Context, dl store.Delivery, ev *store.Ev
 		_, err = d.q.Finish(fctx, dl, ev, out, d.o.Now())
 	}
 	if err == nil {
-		d.down.OK()
+		// Finish begins with XACK, after which Redis lets a script write
+		// even out of memory: its answer does not say memory is back.
+		d.down.Answered("recording a call's outcome")
 	}
 	return err
 }

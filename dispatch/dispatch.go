@@ -139,7 +139,7 @@ func New(q Queue, dialer Dialer, log *zap.Logger, m *metrics.Metrics, o Options)
 		o.Consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 	}
 	if o.StoreDown == nil {
-		o.StoreDown = outage.New(log, "store")
+		o.StoreDown = outage.New(log, "store", outage.WithFull(store.IsFull))
 	}
 	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency), down: o.StoreDown}
 }

@@ -203,6 +203,9 @@ var (
 	ErrNotRedialable = fmt.Errorf("%w: its mapping failed", ErrConflict)
 )
 
+// IsFull reports whether err is ErrFull (for outage.WithFull).
+func IsFull(err error) bool { return errors.Is(err, ErrFull) }
+
 // Submission is one event to accept.
 //
 // Dedup rule: a claim held by an earlier event makes the submission a
