@@ -100,7 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	m := metrics.New(func(ctx context.Context) (store.Stats, error) { return st.Stats(ctx, time.Now()) })
 	// One tracker for every caller of the store: one outage is one start
 	// line, at most one line a minute while it lasts, and one back line.
-	down := outage.New(log, "store")
+	down := outage.New(log, "store", outage.WithFull(store.IsFull))
 	disp := newDispatcher(&cfg, st, dialer, dry, sources, log, m, down)
 	if err := startNotifier(ctx, &cfg, st, log, m, down); err != nil {
 		return err

@@ -41,6 +41,9 @@ type Store interface {
 	Refused(ctx context.Context, source string, limit int) ([]store.Refusal, error)
 	Activity(ctx context.Context, sources []string, now time.Time) (map[string]store.SourceActivity, error)
 	Health(ctx context.Context) store.Health
+	// Ready is what /readyz answers: nil when an event can be recorded now,
+	// else why not (ErrFull when out of memory).
+	Ready(ctx context.Context) error
 }
 
 // Replayer runs an event's stored request through the current

@@ -42,7 +42,15 @@ var secrets = []string{adminToken, ucToken, samples.HubSpotSecret, samples.Piped
 // switch that makes every read fail as an unreachable store would.
 type testStore struct {
 	*store.Memory
-	down bool // every read fails as unreachable
+	down  bool  // every read fails as unreachable
+	ready error // Ready's answer when set (out of memory, say)
+}
+
+func (s *testStore) Ready(ctx context.Context) error {
+	if s.ready != nil {
+		return s.ready
+	}
+	return s.Memory.Ready(ctx)
 }
 
 func newTestStore() *testStore {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 type healthView struct {
 	Store      store.Health
+	Ready      readyView
 	Stats      store.Stats
 	StatsError string
 	Dialer     DialerStatus
@@ -26,6 +28,7 @@ func (c *Console) healthPage(w http.ResponseWriter, r *http.Request) {
 	now := c.now()
 	v := healthView{Store: c.store.Health(ctx), Version: c.version, Started: c.started, Uptime: now.Sub(c.started)}
 	v.Store.Error = c.scrub(v.Store.Error)
+	v.Ready = c.readiness(ctx)
 	st, err := c.store.Stats(ctx, now)
 	if err != nil {
 		v.StatsError = "The store did not answer its counts."
@@ -37,6 +40,29 @@ func (c *Console) healthPage(w http.ResponseWriter, r *http.Request) {
 		v.Known = true
 	}
 	c.render(w, r, http.StatusOK, "health", "Health", v)
+}
+
+// readyView is the store's readiness as /readyz says it: whether a webhook
+// can be recorded now, else the answer's code and why.
+type readyView struct {
+	OK     bool
+	Code   string // store_full, store_unavailable or error
+	Reason string
+}
+
+// readiness asks the store's Ready, as /readyz does: a store that answers
+// (Reachable) may still refuse every event (out of memory).
+func (c *Console) readiness(ctx context.Context) readyView {
+	err := c.store.Ready(ctx)
+	switch {
+	case err == nil:
+		return readyView{OK: true}
+	case errors.Is(err, store.ErrFull):
+		return readyView{Code: "store_full", Reason: c.scrub(err.Error())}
+	case errors.Is(err, store.ErrUnavailable):
+		return readyView{Code: "store_unavailable", Reason: c.scrub(err.Error())}
+	}
+	return readyView{Code: "error", Reason: c.scrub(err.Error())}
 }
 
 type refusalView struct {

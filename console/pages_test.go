@@ -334,6 +334,22 @@ func TestHealthPage(t *testing.T) {
 		"401 with token ••••••", "Replicas seen")
 }
 
+// A store that answers but is out of memory is not "all well": the health
+// page says what /readyz says (store_full, with the reason), next to
+// Reachable yes.
+func TestHealthPageStoreFull(t *testing.T) {
+	e := newEnv(t, "")
+	b := e.browser()
+	wantText(t, b.get("/ui/health"), `<dt>Ready</dt><dd><span class="badge st-ok">yes</span></dd>`)
+	e.st.ready = fmt.Errorf("%w: Redis 10.0.0.5:6379 is out of memory (used_memory 104857 >= maxmemory 102400, policy noeviction)", store.ErrFull)
+	p := b.get("/ui/health")
+	wantStatus(t, p, http.StatusOK)
+	wantText(t, p, `<dt>Reachable</dt><dd><span class="badge st-ok">yes</span>`, `<span class="badge st-bad">no: store_full</span>`,
+		"used_memory 104857 &gt;= maxmemory 102400")
+	e.st.ready = errDown
+	wantText(t, b.get("/ui/health"), `<span class="badge st-bad">no: store_unavailable</span>`, "connection refused")
+}
+
 func TestNotFoundPage(t *testing.T) {
 	e := newEnv(t, "")
 	p := e.browser().get("/ui/nothing/here")

@@ -97,30 +97,69 @@ func (d *Dispatcher) enrich(ctx context.Context, dl store.Delivery, ev *store.Ev
 }
 
 // begin is Store.Begin, asked again with the same token while the store is
-// unreachable or full: a Begin whose answer was lost may have made the
-// event dialing, and only the same token lets it answer Dial instead of
-// finding its own write as an interrupted call; out of memory nothing was
-// written. Asking again here, rather than leaving the entry pending until
-// it is reclaimed after claim_idle, dials it as soon as the store is back.
-// It gives up after half of claim_idle (the entry is then reclaimed later).
+// unreachable or full, for as long as that lasts: a Begin whose answer was
+// lost may have made the event dialing, and only the same token lets it
+// answer Dial instead of finding its own write as an interrupted call; out
+// of memory nothing was written. Asking again here, rather than leaving
+// the entry pending until it is reclaimed after claim_idle, dials it as
+// soon as the store is back. Before each new try the worker keeps its
+// entry (Store.Keep): no reclaim takes it over meanwhile, and once it is
+// no longer its own (acknowledged, or taken over after an outage longer
+// than claim_idle) it stops: another worker begins it, never two.
 func (d *Dispatcher) begin(ctx context.Context, dl store.Delivery) (*store.Event, store.BeginResult, error) {
-	deadline := time.Now().Add(d.o.ClaimIdle / 2)
 	for {
 		ev, res, err := d.q.Begin(ctx, dl, d.o.DialTimeout+5*time.Second, d.o.Now())
-		if err == nil {
-			d.down.OK()
+		switch {
+		case err == nil && res == store.Dial:
+			d.down.OK() // the event was written dialing: memory is back
 			return ev, res, nil
-		}
-		if !errors.Is(err, store.ErrUnavailable) {
+		case err == nil:
+			// Skip, Busy, Interrupted or NeedsEnrich: a read, or a write
+			// that needs no memory (XACK): Redis out of memory runs those.
+			d.down.Answered("beginning a call")
+			return ev, res, nil
+		case !errors.Is(err, store.ErrUnavailable):
 			d.log.Error("begin dial", zap.String("event_id", dl.EventID), zap.Error(err))
 			return nil, store.Skip, err
 		}
-		pause := d.down.Failed("beginning a call", err)
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		sleep(ctx, d.retryPause(d.down.Failed("beginning a call", err)))
+		if mine, err := d.keep(ctx, dl); !mine {
 			return nil, store.Skip, err
 		}
-		sleep(ctx, pause)
 	}
+}
+
+// keep is Store.Keep, asked again while the store is unreachable: true
+// when the entry is still this worker's (and fresh again).
+func (d *Dispatcher) keep(ctx context.Context, dl store.Delivery) (bool, error) {
+	for ctx.Err() == nil {
+		mine, err := d.q.Keep(ctx, dl)
+		switch {
+		case err == nil && !mine:
+			d.log.Debug("begin dial: the entry is no longer this worker's", zap.String("event_id", dl.EventID))
+			return false, nil
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, store.ErrUnavailable):
+			d.log.Error("keep a queue entry", zap.String("event_id", dl.EventID), zap.Error(err))
+			return false, err
+		}
+		sleep(ctx, d.retryPause(d.down.Failed("keeping a queue entry", err)))
+	}
+	return false, ctx.Err()
+}
+
+// beginRetryMax bounds the outage's pause between two tries of one
+// begin: an entry read before the outage is begun within about this long
+// once the store is back. A try is two cheap commands (Keep, Begin), one
+// per call slot held.
+const beginRetryMax = time.Second
+
+// retryPause is the outage's pause, bounded by beginRetryMax and by a
+// quarter of claim_idle (the entry is kept well before it would be
+// reclaimed).
+func (d *Dispatcher) retryPause(pause time.Duration) time.Duration {
+	return min(pause, beginRetryMax, d.o.ClaimIdle/4)
 }
 
 // dial places the call of an event that Begin made dialing and records
@@ -193,7 +232,9 @@ func (d *Dispatcher) record(ctx context.Context, dl store.Delivery, ev *store.Ev
 		_, err = d.q.Finish(fctx, dl, ev, out, d.o.Now())
 	}
 	if err == nil {
-		d.down.OK()
+		// Finish begins with XACK, after which Redis lets a script write
+		// even out of memory: its answer does not say memory is back.
+		d.down.Answered("recording a call's outcome")
 	}
 	return err
 }

@@ -51,6 +51,7 @@ type Queue interface {
 	Finish(ctx context.Context, d store.Delivery, ev *store.Event, out store.Outcome, now time.Time) (*store.Event, error)
 	Enriched(ctx context.Context, d store.Delivery, ev *store.Event, out store.Enrichment, now time.Time) (*store.Event, error)
 	Promote(ctx context.Context, now time.Time) (int, error)
+	Keep(ctx context.Context, d store.Delivery) (bool, error)
 }
 
 // DryRun is the Dialer used when no uContact is configured: it places no
@@ -138,7 +139,7 @@ func New(q Queue, dialer Dialer, log *zap.Logger, m *metrics.Metrics, o Options)
 		o.Consumer = host + "-" + strconv.Itoa(os.Getpid()) + "-" + uuid.NewString()[:8]
 	}
 	if o.StoreDown == nil {
-		o.StoreDown = outage.New(log, "store")
+		o.StoreDown = outage.New(log, "store", outage.WithFull(store.IsFull))
 	}
 	return &Dispatcher{q: q, dialer: dialer, log: log, m: m, o: o, sem: make(chan struct{}, o.Concurrency), down: o.StoreDown}
 }
@@ -209,8 +210,9 @@ func (d *Dispatcher) work(ctx, dialCtx context.Context, consumer string, shards 
 	for turn := 0; ctx.Err() == nil; turn++ {
 		shard := shards[turn%len(shards)]
 		if pause := d.down.Wait(); pause > 0 {
-			// The store is failing: do not take entries it cannot record.
-			sleep(ctx, pause)
+			// The store is failing: do not take entries it cannot record,
+			// until the pause is over or the store is back.
+			sleepUntil(ctx, pause, d.down.Back())
 		}
 		slots := d.takeSlots(ctx)
 		if slots == 0 {
@@ -315,11 +317,15 @@ func noted(ctx context.Context, down *outage.Tracker, what string, err error, lo
 	return false
 }
 
-func sleep(ctx context.Context, d time.Duration) {
+func sleep(ctx context.Context, d time.Duration) { sleepUntil(ctx, d, nil) }
+
+// sleepUntil is sleep that also ends when wake is closed.
+func sleepUntil(ctx context.Context, d time.Duration, wake <-chan struct{}) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	case <-wake:
 	}
 }

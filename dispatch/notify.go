@@ -78,7 +78,7 @@ func NewNotifier(q Jobs, log *zap.Logger, counted func(endpoint, outcome string)
 		counted = func(string, string) {}
 	}
 	if o.StoreDown == nil {
-		o.StoreDown = outage.New(log, "store")
+		o.StoreDown = outage.New(log, "store", outage.WithFull(store.IsFull))
 	}
 	host, _ := os.Hostname()
 	return &Notifier{q: q, log: log, o: o, counted: counted, consumer: fmt.Sprintf("%s-%d-notify", host, os.Getpid())}

@@ -109,7 +109,7 @@ func New(o Options) *Server {
 		o.StoreTimeout = 2 * time.Second
 	}
 	if o.StoreDown == nil {
-		o.StoreDown = outage.New(o.Log, "store")
+		o.StoreDown = outage.New(o.Log, "store", outage.WithFull(store.IsFull))
 	}
 	s := &Server{
 		log: o.Log, store: o.Store, metrics: o.Metrics, sources: o.Sources, adminToken: []byte(o.AdminToken),
@@ -145,7 +145,9 @@ func (s *Server) readyz(c echo.Context) error {
 	err := s.store.Ready(ctx)
 	switch {
 	case err == nil:
-		s.storeDown.Answered("checking readiness")
+		// Ready wrote (its probe) and found memory: the store is back,
+		// whatever the outage was.
+		s.storeDown.OK()
 	case errors.Is(err, store.ErrUnavailable):
 		// The outage's to tell, once: probes come every few seconds.
 		s.storeDown.Failed("checking readiness", err)

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zapcore"
 
 	"dialhook/handlers"
+	"dialhook/internal/testredis"
 	"dialhook/store"
 )
 
@@ -241,5 +243,66 @@ func TestPermanentStoreErrorIs500(t *testing.T) {
 	}
 	if n := e.logs.FilterLevelExact(zapcore.ErrorLevel).Len(); n == 0 {
 		t.Errorf("no ERROR line:\n%s", e.logText())
+	}
+}
+
+// Out of memory, a fixed redelivery of an event its mapping rejected is a
+// takeover (a write): it is answered 503 store_full with Retry-After, not
+// "duplicate" of the rejection, so the sender tries again and the fix is
+// dialed once memory is back. On a generic and a Standard Webhooks source.
+func TestStoreFullRejectedFix(t *testing.T) {
+	srv := testredis.StartArgs(t, "--maxmemory-policy", "noeviction")
+	t.Cleanup(srv.Stop)
+	admin := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	setMax := func(v string) {
+		if err := admin.ConfigSet(context.Background(), "maxmemory", v).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name          string
+		broken, fixed func() *http.Request
+	}{
+		{"generic",
+			func() *http.Request {
+				return postReq("/webhooks/generic", []byte(`{"event_id":"oomrej2","agent":"1001","phone":"1001"}`))
+			},
+			func() *http.Request {
+				return postReq("/webhooks/generic", []byte(`{"event_id":"oomrej2","agent":"1001","phone":"1001","destination":"099129502"}`))
+			}},
+		{"standard",
+			func() *http.Request {
+				return stdReq("msg_oom", []byte(`{"type":"lead.created","event_id":"evt-oom","owner":"71234567"}`), testNow)
+			},
+			func() *http.Request {
+				return stdReq("msg_oom", []byte(`{"type":"lead.created","event_id":"evt-oom","destination":"099129502","owner":"71234567"}`), testNow)
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rs, err := store.OpenRedis(context.Background(), srv.URL(), store.RedisOptions{Namespace: testredis.Namespace(t), Shards: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = rs.Close() })
+			e := newEnv(t, envOptions{store: rs})
+			r := e.do(c.broken())
+			wantError(t, r, http.StatusUnprocessableEntity, "mapping_failed")
+			first := r.json(t)["event_id"]
+
+			setMax("1")
+			defer setMax("0")
+			r = e.do(c.fixed())
+			wantError(t, r, http.StatusServiceUnavailable, "store_full")
+			if r.Header.Get("Retry-After") == "" {
+				t.Error("store_full answer has no Retry-After")
+			}
+			setMax("0")
+			m := wantStatus(t, e.do(c.fixed()), http.StatusAccepted, "queued")
+			if m["supersedes"] != first {
+				t.Errorf("fixed redelivery after memory is back = %v, want it to supersede %v", m, first)
+			}
+		})
 	}
 }

@@ -186,7 +186,7 @@ func (s *Server) receiveBody(c echo.Context, src *intake.Source, body []byte) (r
 	case err != nil:
 		return reply{}, s.intakeError(c, src, err)
 	case !dryRun && res.Answers != nil:
-		s.storeDown.OK()
+		s.storeAnswered(res.Answers)
 	}
 	switch {
 	case res.Call != nil:
@@ -313,6 +313,20 @@ func (s *Server) answer(c echo.Context, src *intake.Source, answers []intake.Ans
 		rp.status = http.StatusOK
 	}
 	return rp, c.JSON(rp.status, ans)
+}
+
+// storeAnswered tells the outage tracker the store took a webhook: a new
+// record is a write that needs memory (the store is back, whatever the
+// outage was); duplicates only are reads, which Redis out of memory still
+// answers.
+func (s *Server) storeAnswered(answers []intake.Answer) {
+	for _, a := range answers {
+		if a.DuplicateOf == nil {
+			s.storeDown.OK()
+			return
+		}
+	}
+	s.storeDown.Answered("recording a webhook")
 }
 
 // intakeError turns intake's error into the answer, counting it; an

@@ -145,3 +145,37 @@ func TestRedisCheckWarnings(t *testing.T) {
 		t.Errorf("warnings for a well set-up Redis: %q", w)
 	}
 }
+
+// Out of memory, a redelivery that maps of an event its mapping rejected
+// would take the claim over (a write): it is refused with ErrFull, not
+// answered as a duplicate of the rejection, so the sender tries again.
+// One that still fails is a duplicate (a read).
+func TestRedisOutOfMemoryTakeover(t *testing.T) {
+	srv := testredis.StartArgs(t, "--maxmemory-policy", "noeviction")
+	t.Cleanup(srv.Stop)
+	ctx := context.Background()
+	s := openRedis(t, srv.URL(), testredis.Namespace(t))
+	bad := mappingRejected()
+	accept1(t, s, sub(bad, "generic:oom-fix"))
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if d := accept1(t, s, sub(mappingRejected(), "generic:oom-fix")); !d.Duplicate || d.Event.ID != bad.ID {
+		t.Fatalf("still failing redelivery when full = dup %v %+v", d.Duplicate, d.Event)
+	}
+	fixed := newEvent("a1")
+	fixed.ID = s.NewEventID("generic:oom-fix")
+	acc, err := s.Accept(ctx, []store.Submission{sub(fixed, "generic:oom-fix")})
+	if !errors.Is(err, store.ErrFull) {
+		t.Fatalf("fixed redelivery when full = %+v %v, want ErrFull", acc, err)
+	}
+
+	if err := admin.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if a := accept1(t, s, sub(newEvent("a1"), "generic:oom-fix")); a.Duplicate || a.Event.State != store.Queued || a.Event.Supersedes != bad.ID {
+		t.Fatalf("fixed redelivery after memory is back = dup %v %+v", a.Duplicate, a.Event)
+	}
+}

@@ -32,8 +32,9 @@ more:
 		}
 	}
 	m.mu.Lock()
-	for _, d := range out {
-		m.pending[d.Ref] = pending{d: d, consumer: consumer, since: m.now()}
+	for i := range out {
+		out[i].Consumer = consumer
+		m.pending[out[i].Ref] = pending{d: out[i], consumer: consumer, since: m.now()}
 	}
 	m.mu.Unlock()
 	return out, nil
@@ -47,7 +48,7 @@ func (m *Memory) Reclaim(ctx context.Context, consumer string, _ int, idle time.
 	now := m.now()
 	for ref, p := range m.pending {
 		if now.Sub(p.since) >= idle {
-			p.consumer, p.since = consumer, now
+			p.consumer, p.since, p.d.Consumer = consumer, now, consumer
 			m.pending[ref] = p
 			out = append(out, p.d)
 		}
@@ -56,6 +57,19 @@ func (m *Memory) Reclaim(ctx context.Context, consumer string, _ int, idle time.
 }
 
 func (m *Memory) ack(d Delivery) { delete(m.pending, d.Ref) }
+
+// Keep implements Store.
+func (m *Memory) Keep(ctx context.Context, d Delivery) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.pending[d.Ref]
+	if !ok || p.consumer != d.Consumer {
+		return false, nil
+	}
+	p.since = m.now()
+	m.pending[d.Ref] = p
+	return true, nil
+}
 
 // Begin implements Store.
 func (m *Memory) Begin(ctx context.Context, d Delivery, hold time.Duration, now time.Time) (*Event, BeginResult, error) {

@@ -68,6 +68,9 @@ func (r *Redis) Accept(ctx context.Context, subs []Submission) ([]Accepted, erro
 // duplicateWhenFull answers, when Redis is out of memory, a submission
 // whose dedup key is claimed already as a duplicate of that event (dupScript
 // counts it only if memory allows); else the out-of-memory error stands.
+// A submission that maps, redelivering an event its mapping rejected,
+// would take the claim over (a write): the error stands for it too, so
+// the sender tries again instead of being told its fix is a duplicate.
 func (r *Redis) duplicateWhenFull(ctx context.Context, s Submission, full error) (Accepted, error) {
 	if s.DedupKey == "" {
 		return Accepted{}, full
@@ -77,12 +80,15 @@ func (r *Redis) duplicateWhenFull(ctx context.Context, s Submission, full error)
 	if err != nil {
 		return Accepted{}, full
 	}
-	dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, "", ms(time.Now()))
+	dup := evalsha(ctx, dupScript, []string{sk.ev(old)}, flag(!s.Event.remappable()), ms(time.Now()))
 	if err := r.send(ctx, dup); err != nil {
 		return Accepted{}, full
 	}
 	dv, err := dup.Slice()
-	if err != nil || dv[0] != "dup" {
+	switch {
+	case err == nil && dv[0] == "takeover":
+		return Accepted{}, full
+	case err != nil || dv[0] != "dup":
 		return Accepted{Event: &Event{ID: old, State: Ignored}, Duplicate: true}, nil
 	}
 	e, err := decode(dv[1:])

@@ -32,16 +32,16 @@ func (r *Redis) Next(ctx context.Context, consumer string, shard, count int, blo
 	if err != nil {
 		return nil, r.wrap(err)
 	}
-	return toDeliveries(res), nil
+	return toDeliveries(res, consumer), nil
 }
 
-func toDeliveries(res []redis.XStream) []Delivery {
+func toDeliveries(res []redis.XStream, consumer string) []Delivery {
 	var out []Delivery
 	for _, s := range res {
 		for _, m := range s.Messages {
 			id, _ := m.Values["id"].(string)
 			agent, _ := m.Values["agent"].(string)
-			out = append(out, Delivery{EventID: id, Ref: m.ID, Agent: agent})
+			out = append(out, Delivery{EventID: id, Ref: m.ID, Agent: agent, Consumer: consumer})
 		}
 	}
 	return out
@@ -55,7 +55,21 @@ func (r *Redis) Reclaim(ctx context.Context, consumer string, shard int, idle ti
 	if err != nil {
 		return nil, r.wrap(err)
 	}
-	return toDeliveries([]redis.XStream{{Messages: msgs}}), nil
+	return toDeliveries([]redis.XStream{{Messages: msgs}}, consumer), nil
+}
+
+// Keep implements Store with keepScript (XPENDING and XCLAIM need no
+// memory: Redis runs them out of memory too).
+func (r *Redis) Keep(ctx context.Context, d Delivery) (bool, error) {
+	sk, ok := r.k.of(d.EventID)
+	if !ok {
+		return false, nil
+	}
+	n, err := keepScript.Run(ctx, r.rdb, []string{sk.queue()}, group, d.Ref, d.Consumer).Int()
+	if err != nil {
+		return false, r.wrap(err)
+	}
+	return n == 1, nil
 }
 
 // Begin implements Store, in two steps: first the agent's pacing slot (a

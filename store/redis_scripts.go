@@ -429,6 +429,21 @@ redis.call('SET', KEYS[1], '1', 'PX', 1000)
 return 1
 `
 
+// keep makes a queue entry fresh again (idle 0) if it is still pending
+// for the consumer named, so that no reclaim takes it over.
+//
+// KEYS: 1 queue. ARGV: 1 group, 2 entry, 3 consumer.
+// Returns 1 when kept, 0 when the entry is acknowledged or another
+// consumer's.
+var keepScript = script(keepLua)
+
+const keepLua = `
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+`
+
 // scripts are every script, loaded at start-up and again on NOSCRIPT.
 var scripts = []*redis.Script{acceptScript, dupScript, beginScript, busyScript, finishScript, enrichedScript, callScript, promoteJobsScript, capScript,
-	promoteScript, redialScript, releaseScript, probeScript}
+	promoteScript, redialScript, releaseScript, probeScript, keepScript}

@@ -203,6 +203,9 @@ var (
 	ErrNotRedialable = fmt.Errorf("%w: its mapping failed", ErrConflict)
 )
 
+// IsFull reports whether err is ErrFull (for outage.WithFull).
+func IsFull(err error) bool { return errors.Is(err, ErrFull) }
+
 // Submission is one event to accept.
 //
 // Dedup rule: a claim held by an earlier event makes the submission a
@@ -244,6 +247,9 @@ type Delivery struct {
 	EventID string
 	Ref     string // the queue's own id of the entry
 	Agent   string // the event's agent when it was queued (for pacing; the store checks it)
+	// Consumer is the consumer Next or Reclaim gave the entry to (Keep
+	// checks it still holds the entry).
+	Consumer string
 	// Token names one attempt of one worker at this entry. Begin and Finish
 	// called again with the same Token (after a timeout whose command may
 	// have run) answer as the first call did instead of seeing their own
@@ -349,6 +355,12 @@ type Store interface {
 	// Reclaim takes over entries of shard's queue another consumer left
 	// pending for idle.
 	Reclaim(ctx context.Context, consumer string, shard int, idle time.Duration) ([]Delivery, error)
+	// Keep reports whether d's entry is still pending for d.Consumer and,
+	// when it is, makes it fresh again, so that no Reclaim takes it over
+	// for another idle period. It needs no memory: it works while Redis is
+	// out of memory. A worker that asks Begin again through an outage keeps
+	// its entry with it, and stops when the entry is no longer its own.
+	Keep(ctx context.Context, d Delivery) (bool, error)
 	// Begin moves the event to Dialing before a call; see BeginResult. It
 	// also takes the pacing slot of the event's agent for at most hold: one
 	// call in flight per agent across every replica.

@@ -25,7 +25,11 @@ type Tracker struct {
 	last  time.Time // last log line about it
 	count int       // failures since last
 	pause time.Duration
+	full  bool          // a failure of this outage was the dependency out of memory
+	back  chan struct{} // closed when the outage ends (nil: none yet)
 	now   func() time.Time
+	// isFull tells an out-of-memory failure (nil: none is).
+	isFull func(error) bool
 }
 
 // Option configures a Tracker.
@@ -34,6 +38,12 @@ type Option func(*Tracker)
 // WithClock makes the Tracker read the time from now (tests); the default
 // is time.Now.
 func WithClock(now func() time.Time) Option { return func(o *Tracker) { o.now = now } }
+
+// WithFull makes the Tracker tell an out-of-memory failure by isFull: such
+// an outage ends only when a write that needs memory succeeds (OK), not
+// when a read or a write that frees memory answers (Answered) — Redis
+// under noeviction still runs those.
+func WithFull(isFull func(error) bool) Option { return func(o *Tracker) { o.isFull = isFull } }
 
 // New returns a Tracker that logs to log about name ("store"). One Tracker
 // is shared by every caller of the dependency, so that one outage is one
@@ -59,9 +69,14 @@ func (o *Tracker) Failed(what string, err error) time.Duration {
 	defer o.mu.Unlock()
 	now := o.now()
 	o.count++
+	if o.since.IsZero() {
+		o.full = false
+	}
+	o.full = o.full || (o.isFull != nil && o.isFull(err))
 	switch {
 	case o.since.IsZero():
 		o.since, o.last, o.count, o.pause, o.what = now, now, 0, outagePauseMin, what
+		o.back = make(chan struct{})
 		o.log.Error(o.name+" unavailable: callers pause and retry with backoff", zap.String("during", what), zap.Error(err))
 	case now.Sub(o.last) >= outageLogEvery:
 		o.log.Error(o.name+" still unavailable", zap.String("during", what), zap.Error(err),
@@ -74,20 +89,25 @@ func (o *Tracker) Failed(what string, err error) time.Duration {
 	return o.pause
 }
 
-// OK notes that the dependency answered a write: it works again.
-func (o *Tracker) OK() { o.Answered("") }
+// OK notes that the dependency took a write that needs memory: it works
+// again, whatever the outage was.
+func (o *Tracker) OK() { o.answered("", true) }
 
-// Answered notes that the dependency answered while doing what; it ends an
-// outage only if that began while doing the same (a read answered ends
-// no outage that writes caused: Redis out of memory still reads).
-func (o *Tracker) Answered(what string) {
+// Answered notes that the dependency answered while doing what (a read, or
+// a write that needs no memory); it ends an outage only if that began
+// while doing the same (a read answered ends no outage that writes
+// caused), and never one in which it was out of memory (see WithFull).
+func (o *Tracker) Answered(what string) { o.answered(what, false) }
+
+func (o *Tracker) answered(what string, wrote bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.since.IsZero() || (what != "" && what != o.what) {
+	if o.since.IsZero() || (!wrote && (o.full || what != o.what)) {
 		return
 	}
 	o.log.Info(o.name+" is back", zap.Duration("after", o.now().Sub(o.since)))
-	o.since, o.count = time.Time{}, 0
+	o.since, o.count, o.full = time.Time{}, 0, false
+	close(o.back)
 }
 
 // Wait is how long a caller should pause before using the dependency:
@@ -100,3 +120,16 @@ func (o *Tracker) Wait() time.Duration {
 	}
 	return o.pause
 }
+
+// Back is closed when the current outage ends (already closed when there
+// is none): a caller pausing for Wait stops pausing as soon as it is over.
+func (o *Tracker) Back() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return closed
+	}
+	return o.back
+}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

@@ -130,3 +130,57 @@ func TestOutageSharedByTwoCallers(t *testing.T) {
 		t.Errorf("%d lines in all, want 2:\n%v", logs.Len(), logs.All())
 	}
 }
+
+var errOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'")
+
+// Out of memory, Redis still runs reads and writes that free memory (DEL,
+// XACK): those answering end no outage, even one they began with; only a
+// write that needs memory does. One start line and one back line.
+func TestOutageFullEndsOnlyOnAWrite(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	o := New(zap.New(core), "store", WithFull(func(err error) bool { return errors.Is(err, errOOM) }))
+	o.Failed("beginning a call", errOOM)
+	for _, what := range []string{"beginning a call", "reading the queue", "recording a webhook"} {
+		o.Answered(what)
+		if o.Wait() == 0 {
+			t.Fatalf("%q answered ended an out-of-memory outage", what)
+		}
+		o.Failed("beginning a call", errOOM)
+	}
+	o.OK()
+	if o.Wait() != 0 {
+		t.Fatal("a write that needs memory did not end the outage")
+	}
+	// The next outage is not out of memory: a read that began it ends it.
+	o.Failed("reading the queue", errors.New("connection refused"))
+	o.Answered("reading the queue")
+	if o.Wait() != 0 {
+		t.Fatal("a connection outage did not end when its read answered")
+	}
+	if n := logs.FilterMessage("store unavailable: callers pause and retry with backoff").Len(); n != 2 {
+		t.Errorf("%d start lines, want 2 (one per outage)", n)
+	}
+	if n := logs.FilterMessage("store is back").Len(); n != 2 {
+		t.Errorf("%d back lines, want 2 (one per outage):\n%v", n, logs.All())
+	}
+}
+
+// Back is closed when the outage ends, so that a caller pausing for Wait
+// resumes at once.
+func TestOutageBack(t *testing.T) {
+	o := New(zap.NewNop(), "store")
+	<-o.Back() // no outage: closed
+	o.Failed("reading the queue", errors.New("connection refused"))
+	back := o.Back()
+	select {
+	case <-back:
+		t.Fatal("Back is closed during the outage")
+	default:
+	}
+	o.OK()
+	select {
+	case <-back:
+	default:
+		t.Fatal("Back is not closed when the outage ended")
+	}
+}
