@@ -103,18 +103,24 @@ func soapCode(status int) string {
 	return "soapenv:Client"
 }
 
+// appendOneOrMany adds vals as one string field (one value) or a list
+// under plural (several), and nothing when there is none.
+func appendOneOrMany(fields []zap.Field, one, plural string, vals []string) []zap.Field {
+	switch len(vals) {
+	case 0:
+		return fields
+	case 1:
+		return append(fields, zap.String(one, vals[0]))
+	}
+	return append(fields, zap.Strings(plural, vals))
+}
+
 // logWebhook writes the one line of a webhook: INFO when it was taken,
 // WARN with the reason when it was refused, rejected or is unknown, and
 // the store's own outages are logged once by the outage tracker.
 func (s *Server) logWebhook(log *zap.Logger, start time.Time, rp reply) {
 	fields := []zap.Field{zap.String("outcome", rp.outcome), zap.Int("status", rp.status), zap.Duration("latency", time.Since(start))}
-	switch len(rp.ids) {
-	case 0:
-	case 1:
-		fields = append(fields, zap.String("event_id", rp.ids[0]))
-	default:
-		fields = append(fields, zap.Strings("event_ids", rp.ids))
-	}
+	fields = appendOneOrMany(fields, "event_id", "event_ids", rp.ids)
 	if rp.reason != "" {
 		fields = append(fields, zap.String("reason", rp.reason))
 	}
@@ -124,13 +130,7 @@ func (s *Server) logWebhook(log *zap.Logger, start time.Time, rp reply) {
 	if rp.scheme != "" {
 		fields = append(fields, zap.String("scheme", rp.scheme))
 	}
-	switch len(rp.wouldBe) {
-	case 0:
-	case 1:
-		fields = append(fields, zap.String("would_be", rp.wouldBe[0]))
-	default:
-		fields = append(fields, zap.Strings("would_be", rp.wouldBe))
-	}
+	fields = appendOneOrMany(fields, "would_be", "would_be", rp.wouldBe)
 	if rp.guid != "" {
 		fields = append(fields, zap.String("guid", rp.guid))
 	}
