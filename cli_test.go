@@ -90,7 +90,7 @@ func TestCommandHelp(t *testing.T) {
 		}
 	}
 	code, out, _ := cli(t, nil, "", "help", "settings")
-	if code != 0 || !strings.Contains(out, "DIALHOOK_STORE_TIMEOUT") || !strings.Contains(out, "UCONTACT_TOKEN") {
+	if code != 0 || !strings.Contains(out, "DIALHOOK_STORE_TIMEOUT") || !strings.Contains(out, "UCONTACT_TOKEN") || !strings.Contains(out, "DIALHOOK_CONFIG") {
 		t.Errorf("help settings: exit %d\n%s", code, out)
 	}
 	if code, _, errOut := cli(t, nil, "", "help", "nope"); code != 2 || !strings.Contains(errOut, `unknown command "nope"`) {

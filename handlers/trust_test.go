@@ -173,7 +173,7 @@ func TestMemoryEvictedRedeliveryIsDuplicate(t *testing.T) {
 		t.Fatalf("p1 was not evicted: %s", r)
 	}
 	r := wantStatus(t, e.do(postReq("/webhooks/generic", genericLead("p1", "099123451"))), http.StatusOK, "duplicate")
-	if dup, _ := r["duplicate_of"].(map[string]any); dup["event_id"] != p1 || dup["state"] != "ignored" {
+	if dup, _ := r["duplicate_of"].(map[string]any); dup["event_id"] != p1 || dup["state"] != "gone" {
 		t.Errorf("duplicate_of = %v, want p1's id %s (ignored: its record is gone)", r["duplicate_of"], p1)
 	}
 	e.settle()

@@ -205,7 +205,7 @@ func (m *Memory) accept(s Submission) (Accepted, error) {
 			switch {
 			case old == nil:
 				// The record is gone (pruned) but the claim lives on: still a duplicate.
-				return Accepted{Event: &Event{ID: c.id, State: Ignored}, Duplicate: true}, nil
+				return Accepted{Event: &Event{ID: c.id, State: Gone}, Duplicate: true}, nil
 			case !old.remappable() || s.Event.remappable():
 				old.Duplicates++
 				at := m.now()
@@ -278,7 +278,7 @@ func (m *Memory) Lookup(ctx context.Context, dedupKey string) (*Event, error) {
 	if e := m.get(c.id); e != nil {
 		return clone(&e.Event), nil
 	}
-	return &Event{ID: c.id, State: Ignored}, nil
+	return &Event{ID: c.id, State: Gone}, nil
 }
 
 // GetByGUID implements Store.

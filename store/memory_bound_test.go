@@ -193,8 +193,8 @@ func TestMemoryCapKeepsClaims(t *testing.T) {
 		t.Fatalf("p1 was not evicted: %v", err)
 	}
 	a := accept("generic:p1", memEventAt(c.now(), Queued, "59899123456"))
-	if !a.Duplicate || a.Event.ID != p1.ID || a.Event.State != Ignored {
-		t.Fatalf("p1 redelivered after eviction: duplicate %v of %s (%s), want a duplicate of %s (ignored)", a.Duplicate, a.Event.ID, a.Event.State, p1.ID)
+	if !a.Duplicate || a.Event.ID != p1.ID || a.Event.State != Gone {
+		t.Fatalf("p1 redelivered after eviction: duplicate %v of %s (%s), want a duplicate of %s (gone)", a.Duplicate, a.Event.ID, a.Event.State, p1.ID)
 	}
 	if n := len(m.queue); n != 0 {
 		t.Fatalf("p1's redelivery was queued (%d entries)", n)

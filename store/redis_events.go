@@ -89,7 +89,7 @@ func (r *Redis) duplicateWhenFull(ctx context.Context, s Submission, full error)
 	case err == nil && dv[0] == "takeover":
 		return Accepted{}, full
 	case err != nil || dv[0] != "dup":
-		return Accepted{Event: &Event{ID: old, State: Ignored}, Duplicate: true}, nil
+		return Accepted{Event: &Event{ID: old, State: Gone}, Duplicate: true}, nil
 	}
 	e, err := decode(dv[1:])
 	if err != nil {
@@ -207,7 +207,7 @@ func (r *Redis) accepted(ctx context.Context, s Submission, c *redis.Cmd) (Accep
 		switch {
 		case dv[0] == "gone":
 			// The record expired but the claim lives on: still a duplicate.
-			return Accepted{Event: &Event{ID: old, State: Ignored}, Duplicate: true}, nil
+			return Accepted{Event: &Event{ID: old, State: Gone}, Duplicate: true}, nil
 		case dv[0] == "dup":
 			e, err := decode(dv[1:])
 			if err != nil {
@@ -348,7 +348,7 @@ func (r *Redis) Lookup(ctx context.Context, dedupKey string) (*Event, error) {
 	}
 	e, err := r.Get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return &Event{ID: id, State: Ignored}, nil // the record expired, the claim lives on
+		return &Event{ID: id, State: Gone}, nil // the record expired, the claim lives on
 	}
 	return e, err
 }

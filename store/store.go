@@ -51,6 +51,13 @@ const (
 	HandedOff State = "handed_off"
 )
 
+// Gone is no state an event is ever in, and is not in States: it names,
+// in a duplicate's answer, the holder of a dedup claim whose record is no
+// longer kept (past retention, or evicted from the in-memory store at
+// memory_max_events) — the claim outlives it, so the redelivery is still
+// recognised, but what became of the event is no longer known.
+const Gone State = "gone"
+
 // States lists every state.
 var States = []State{Queued, Scheduled, Dialing, Placed, Rejected, Failed, Unknown, Ignored, Suppressed, Expired, Completed, AgentNoAnswer,
 	Blocked, Capped, HandedOff}
