@@ -26,7 +26,7 @@ type Tracker struct {
 	count int       // failures since last
 	pause time.Duration
 	full  bool          // a failure of this outage was the dependency out of memory
-	back  chan struct{} // closed when the outage ends (nil: none yet)
+	back  chan struct{} // closed when the outage ends (closed when there is none)
 	now   func() time.Time
 	// isFull tells an out-of-memory failure (nil: none is).
 	isFull func(error) bool
@@ -49,7 +49,8 @@ func WithFull(isFull func(error) bool) Option { return func(o *Tracker) { o.isFu
 // is shared by every caller of the dependency, so that one outage is one
 // story in the log.
 func New(log *zap.Logger, name string, opts ...Option) *Tracker {
-	o := &Tracker{log: log, name: name, now: time.Now}
+	o := &Tracker{log: log, name: name, now: time.Now, back: make(chan struct{})}
+	close(o.back) // no outage yet
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -69,9 +70,6 @@ func (o *Tracker) Failed(what string, err error) time.Duration {
 	defer o.mu.Unlock()
 	now := o.now()
 	o.count++
-	if o.since.IsZero() {
-		o.full = false
-	}
 	o.full = o.full || (o.isFull != nil && o.isFull(err))
 	switch {
 	case o.since.IsZero():
@@ -126,10 +124,5 @@ func (o *Tracker) Wait() time.Duration {
 func (o *Tracker) Back() <-chan struct{} {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.since.IsZero() {
-		return closed
-	}
 	return o.back
 }
-
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
