@@ -22,8 +22,12 @@ var keyVars = map[string]bool{"ev": true, "q": true, "dedup": true, "cool": true
 // inside Lua (no string concatenation at all), and every key command's key
 // is KEYS[n] or a local bound to one.
 func TestScriptsDeclareTheirKeys(t *testing.T) {
-	for _, src := range []string{luaLib, acceptLua, dupLua, beginLua, busyLua, finishLua, enrichedLua, promoteLua, redialLua,
-		releaseLua, probeLua, callLua, promoteJobsLua, capLua} {
+	srcs := []string{acceptLua, dupLua, beginLua, busyLua, finishLua, enrichedLua, promoteLua, redialLua,
+		releaseLua, probeLua, callLua, promoteJobsLua, capLua, keepLua}
+	if len(srcs) != len(scripts) {
+		t.Fatalf("%d script sources checked, %d scripts loaded: add the new script's source here", len(srcs), len(scripts))
+	}
+	for _, src := range append(srcs, luaLib) {
 		if strings.Contains(src, "..") {
 			t.Errorf("a script concatenates strings (a key name built inside Lua?):\n%s", src)
 		}
