@@ -70,7 +70,7 @@ func commandUsage(w io.Writer, fs *flag.FlagSet) {
 // with its YAML key, default and meaning.
 func printSettings(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "  DIALHOOK_CONFIG\t--config\tdefault (empty)\tthe configuration file, when --config is not given\n")
+	fmt.Fprintf(tw, "  %s\t--config\tdefault (empty)\t%s\n", configEnv[0][0], configEnv[0][1])
 	for _, s := range config.Settings() {
 		if s.Env == "" {
 			continue
