@@ -186,29 +186,35 @@ func readPayload(file string, stdin io.Reader, stderr io.Writer, limit int64) ([
 	return body, nil
 }
 
-// piped reports whether stdin is a pipe or a file rather than a terminal
-// (a reader that is not an *os.File, as in tests, counts as piped).
-func piped(stdin io.Reader) bool {
+// charDevice tells whether stdin is a character device (a terminal); ok is
+// false when that cannot be told (no stdin, or its Stat fails). A reader
+// that is not an *os.File (as in tests) is no terminal.
+func charDevice(stdin io.Reader) (tty, ok bool) {
 	if stdin == nil {
-		return false
+		return false, false
 	}
-	f, ok := stdin.(*os.File)
-	if !ok {
-		return true
+	f, isFile := stdin.(*os.File)
+	if !isFile {
+		return false, true
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice == 0
+	if err != nil {
+		return false, false
+	}
+	return st.Mode()&os.ModeCharDevice != 0, true
 }
 
-// terminal reports whether stdin is a terminal (a character device): what
-// is read from it is typed, and ends with Ctrl-D.
+// piped reports whether stdin is a pipe or a file rather than a terminal.
+func piped(stdin io.Reader) bool {
+	tty, ok := charDevice(stdin)
+	return ok && !tty
+}
+
+// terminal reports whether stdin is a terminal: what is read from it is
+// typed, and ends with Ctrl-D.
 func terminal(stdin io.Reader) bool {
-	f, ok := stdin.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	tty, ok := charDevice(stdin)
+	return ok && tty
 }
 
 // writeJSON writes v indented, without HTML escaping (">" stays ">").
