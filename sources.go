@@ -154,12 +154,7 @@ func secretsOf(sc config.Source) []string {
 
 // located writes a problem as config.Load does: "FILE:LINE:COL: KEY: msg"
 // when the file sets the key (or its source), "KEY: msg" otherwise.
-func located(cfg *config.Config, key, msg string) string {
-	if where := cfg.Where(key); where != "" {
-		return where + ": " + key + ": " + msg
-	}
-	return key + ": " + msg
-}
+func located(cfg *config.Config, key, msg string) string { return at(cfg, key, key+": "+msg) }
 
 // at puts "FILE:LINE:COL: " before a warning whose message names its
 // source already, when the file sets key (or the source).
