@@ -123,7 +123,7 @@ func (m *Memory) Activity(ctx context.Context, sources []string, now time.Time) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make(map[string]SourceActivity, len(sources))
-	from := now.Add(-24*time.Hour).Unix() / 3600
+	from := activityFrom(now)
 	for _, src := range sources {
 		a := m.inspect.activity[src]
 		if a == nil {

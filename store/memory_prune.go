@@ -84,6 +84,13 @@ func (r *memRules) sweep(now time.Time) {
 // expires it).
 const activityFor = 48 * time.Hour
 
+// activityWindow is what Activity counts: the last 24 h, by whole hours.
+const activityWindow = 24 * time.Hour
+
+// activityFrom is the last hour (hours since the epoch) before the window
+// that ends at now: counts of it and earlier hours are not in the window.
+func activityFrom(now time.Time) int64 { return now.Add(-activityWindow).Unix() / 3600 }
+
 // sweep drops refusals older than RefusedFor and hourly counts older than
 // the 24 h the console shows, and a source's activity activityFor after it
 // fell silent.
@@ -99,7 +106,7 @@ func (in *memInspect) sweep(now time.Time) {
 			in.refused[src] = slices.Clone(list[i:])
 		}
 	}
-	from := now.Add(-24*time.Hour).Unix() / 3600
+	from := activityFrom(now)
 	for src, a := range in.activity {
 		for _, counts := range []map[int64]int{a.accepted, a.refused} {
 			for h := range counts {

@@ -169,7 +169,7 @@ func (r *Redis) Activity(ctx context.Context, sources []string, now time.Time) (
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, r.wrap(err)
 	}
-	from := now.Add(-24*time.Hour).Unix() / 3600
+	from := activityFrom(now)
 	out := make(map[string]SourceActivity, len(sources))
 	for i, s := range sources {
 		var sa SourceActivity
